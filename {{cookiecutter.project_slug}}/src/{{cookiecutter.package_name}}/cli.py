@@ -1,0 +1,346 @@
+"""The command line: ``{{ cookiecutter.project_slug }} COMMAND --help`` explains each command.
+
+Results go to standard output; progress and errors go to standard error. Expected errors
+(bad data, missing model, bad setting) print one line and exit 1.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import pandas as pd
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.atomic import write_atomic
+from {{ cookiecutter.package_name }}.config import Settings, load_settings
+from {{ cookiecutter.package_name }}.data import load_dataset, read_table
+from {{ cookiecutter.package_name }}.errors import AppError
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
+from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision, challenge
+from {{ cookiecutter.package_name }}.monitoring.traffic import parse_shifts, sample_records, send
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
+
+app = typer.Typer(
+    help="Train, serve and monitor the {{ cookiecutter.project_slug }} model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn an expected error into one line on standard error and exit status 1."""
+    try:
+        yield
+    except AppError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def step(message: str) -> Iterator[None]:
+    """Show a spinner while a step runs, then a line with its duration."""
+    started = time.perf_counter()
+    with stderr.status(f"{message}..."):
+        yield
+    stderr.print(f"- {message}: done in {time.perf_counter() - started:.1f}s", markup=False)
+
+
+def version_callback(value: bool) -> None:
+    """Print the version and exit."""
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = None,
+) -> None:
+    """Train, serve and monitor the model. Settings come from APP_* variables and .env."""
+
+
+def train_challenger(settings: Settings, registry: ModelRegistry) -> tuple[ModelMetadata, Split]:
+    """Load the data, fit and evaluate a new model, and register it (not yet promoted)."""
+    with step(f"Loading the {settings.dataset} dataset"):
+        dataset = load_dataset(settings)
+    with step(f"Fitting on {len(dataset.features)} rows and evaluating"):
+        split = split_dataset(dataset, settings)
+        trained = fit_model(dataset, split, settings)
+    with step("Registering the model"):
+        metadata = registry.register(trained.pipeline, trained.metadata, trained.reference)
+    stdout.print(f"{metadata.version}: " + _format_metrics(metadata.metrics))
+    return metadata, split
+
+
+@app.command()
+def train(
+    promote: Annotated[
+        bool | None,
+        typer.Option(
+            "--promote/--no-promote",
+            help="Make the new version the champion. Default: only if there is none yet.",
+        ),
+    ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing if a champion exists.")
+    ] = False,
+) -> None:
+    """Train a new model version on the configured dataset."""
+    with reported_errors():
+        settings = load_settings()
+        registry = ModelRegistry(settings.model_dir)
+        champion = registry.champion()
+        if if_missing and champion is not None:
+            stdout.print(f"champion {champion} exists: nothing to train")
+            return
+        metadata, _ = train_challenger(settings, registry)
+        if promote or (promote is None and champion is None):
+            registry.promote(metadata.version, reason="train")
+            stdout.print(f"{metadata.version} is the champion")
+        else:
+            stdout.print(
+                f"{metadata.version} registered; {champion} is still the champion "
+                f"(`promote {metadata.version}` to serve it, or `retrain` to gate it)"
+            )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
+) -> None:
+    """Score a model version on the held-out split of the configured dataset."""
+    with reported_errors():
+        settings = load_settings()
+        registry = ModelRegistry(settings.model_dir)
+        model = registry.load(version or registry.require_champion())
+        with step(f"Evaluating {model.version} on the held-out split"):
+            split = split_dataset(load_dataset(settings), settings)
+            features = model.metadata.feature_schema.select(split.test_features, "held-out split")
+            metrics = evaluate(model.pipeline, features, split.test_target)
+        table = Table("metric", "now", "at training", title=f"model {model.version}")
+        for name, value in metrics.items():
+            at_training = model.metadata.metrics.get(name, float("nan"))
+            table.add_row(name, f"{value:.4f}", f"{at_training:.4f}")
+        stdout.print(table)
+
+
+@app.command()
+def predict(
+    input_path: Annotated[Path, typer.Argument(help="CSV file, or JSON record(s).")],
+    version: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write a CSV of the inputs with predictions here.")
+    ] = None,
+) -> None:
+    """Predict every record of a file; print one JSON line per record (or write --output)."""
+    with reported_errors():
+        settings = load_settings()
+        registry = ModelRegistry(settings.model_dir)
+        model = registry.load(version or registry.require_champion())
+        records = read_table(input_path)
+        predictions = model.predict(records, source=str(input_path))
+        if output is None:
+            for prediction in predictions:
+                typer.echo(prediction.model_dump_json())
+            return
+        outputs = pd.json_normalize([p.model_dump() for p in predictions], sep="_")
+        write_atomic(output, pd.concat([records, outputs], axis=1).to_csv(index=False))
+        stderr.print(f"{len(predictions)} predictions by {model.version} written to {output}")
+
+
+@app.command()
+def serve() -> None:
+    """Start the API server (APP_HOST, APP_PORT, APP_WORKERS)."""
+    with reported_errors():
+        settings = load_settings()
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.serving.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+    )
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """List the stored model versions; the champion is marked."""
+    with reported_errors():
+        registry = ModelRegistry(load_settings().model_dir)
+        champion = registry.champion()
+        table = Table("", "version", "created (UTC)", PRIMARY_METRIC, "trained on")
+        for version in registry.versions():
+            metadata = registry.metadata(version)
+            table.add_row(
+                "*" if version == champion else "",
+                version,
+                f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
+                f"{metadata.metrics[PRIMARY_METRIC]:.4f}",
+                f"{metadata.training_rows} rows of {metadata.dataset}",
+            )
+        stdout.print(table)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to serve, e.g. v3.")],
+    reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual promotion",
+) -> None:
+    """Make a version the champion; running servers switch to it without restarting."""
+    with reported_errors():
+        registry = ModelRegistry(load_settings().model_dir)
+        registry.promote(version, reason=reason)
+        stdout.print(f"{version} is the champion")
+
+
+@app.command()
+def rollback(
+    reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual rollback",
+) -> None:
+    """Serve the previous champion again; running servers switch without restarting."""
+    with reported_errors():
+        registry = ModelRegistry(load_settings().model_dir)
+        version = registry.rollback(reason=reason)
+        stdout.print(f"rolled back: {version} is the champion")
+
+
+@app.command()
+def retrain(
+    reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual retraining",
+) -> None:
+    """Train a challenger and promote it only if it is at least as good as the champion."""
+    with reported_errors():
+        settings = load_settings()
+        _retrain(settings, ModelRegistry(settings.model_dir), reason)
+
+
+@app.command()
+def monitor(
+    input_path: Annotated[
+        Path | None,
+        typer.Option("--input", help="Check a CSV file instead of the prediction log."),
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Window length. Default: APP_DRIFT_WINDOW_HOURS.")
+    ] = None,
+    max_rows: Annotated[
+        int | None, typer.Option(help="Newest rows to use. Default: APP_DRIFT_MAX_ROWS.")
+    ] = None,
+    retrain_on_drift: Annotated[
+        bool, typer.Option("--retrain", help="On drift, retrain and gate a challenger.")
+    ] = False,
+    every: Annotated[
+        float | None, typer.Option(help="Repeat every N seconds (never exits).")
+    ] = None,
+) -> None:
+    """Compare recent traffic with the training reference; write HTML and JSON reports.
+
+    Exit status: 0 no drift, 3 drift, 4 not enough data, 1 error.
+    """
+    while True:
+        status = _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
+        if every is None:
+            raise typer.Exit(status)
+        time.sleep(every)
+
+
+@app.command("simulate-traffic")
+def simulate_traffic(
+    url: Annotated[
+        str, typer.Option(help="Base URL of the running server.")
+    ] = "http://127.0.0.1:8000",
+    records: Annotated[int, typer.Option(min=1, help="How many records to send.")] = 500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Records per request (1 uses /predict).")
+    ] = 1,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=K: add K standard deviations to a feature. Repeatable."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
+) -> None:
+    """Send records drawn from the dataset to a running server, optionally shifted."""
+    with reported_errors():
+        features = load_dataset(load_settings()).features
+        shifts = parse_shifts(shift or [], features)
+        sample = sample_records(features, records, shifts, seed)
+    with httpx.Client(base_url=url, timeout=30) as client, Progress(console=stderr) as progress:
+        task = progress.add_task(f"Sending {records} records to {url}", total=records)
+        result = None
+        for result in send(client, sample, batch_size):
+            progress.update(task, completed=result.records)
+    assert result is not None  # noqa: S101 - records >= 1, so at least one request was sent
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(result.status_counts.items()))
+    stdout.print(f"sent {result.records} records in {result.requests} requests ({statuses})")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
+    metadata, split = train_challenger(settings, registry)
+    decision = challenge(registry, metadata, split, settings.gate_tolerance, trigger)
+    verdict = "promoted" if decision.promoted else f"kept {decision.champion}"
+    stdout.print(f"{verdict}: {decision.reason}")
+    return decision
+
+
+def _monitor_once(
+    input_path: Path | None, hours: float | None, max_rows: int | None, *, retrain_on_drift: bool
+) -> int:
+    try:
+        from {{ cookiecutter.package_name }}.monitoring import drift, window  # noqa: PLC0415
+    except ImportError as exc:  # the API image leaves the monitoring extra out
+        typer.secho(f"error: the monitor needs the monitoring extra ({exc})", err=True)
+        return 1
+    try:
+        settings = load_settings()
+        registry = ModelRegistry(settings.model_dir)
+        model = registry.load_champion()
+        reference = registry.reference(model.version)
+        if input_path is None:
+            frame, span = window.from_prediction_log(
+                settings.database_url,
+                hours or settings.drift_window_hours,
+                max_rows or settings.drift_max_rows,
+            )
+        else:
+            frame, span = window.from_csv(input_path, model)
+        with step(f"Comparing {len(frame)} rows with the reference of {model.version}"):
+            summary, html = drift.detect_drift(reference, frame, model.metadata, settings, span)
+        if html is not None:  # no verdict (too few rows), no report
+            summary = drift.write_reports(summary, html, settings.reports_dir)
+        stdout.print(summary.headline())
+        if summary.report_html:
+            stdout.print(f"report: {settings.reports_dir / summary.report_html}")
+        if summary.status == "drift" and retrain_on_drift:
+            _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
+    except AppError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        return drift.ExitCode.ERROR
+    return summary.exit_code
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name}={value:.4f}" for name, value in metrics.items())

@@ -1,0 +1,87 @@
+"""Settings: one object, read from environment variables (prefix ``APP_``) and ``.env``.
+
+Every knob of the system lives here, so a deployment changes behaviour without code:
+``APP_MODEL_DIR=/models APP_PORT=9000 {{ cookiecutter.project_slug }} serve``.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveInt, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+{%- if cookiecutter.task == "classification" %}
+
+DatasetName = Literal["breast_cancer", "wine", "iris", "csv"]
+{%- else %}
+
+DatasetName = Literal["diabetes", "csv"]
+{%- endif %}
+
+
+class Settings(BaseSettings):
+    """All configuration of training, serving, logging and monitoring."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_", env_file=".env", extra="ignore")
+
+    # Data and training
+    dataset: DatasetName = "{{ cookiecutter.dataset }}"
+    data_path: Path = Path("data/dataset.csv")
+    target_column: str = {{ cookiecutter.csv_target_column | tojson }}
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    random_seed: int = 42
+    reference_rows: PositiveInt = 5000
+
+    # Model registry and the audit log of promotions, rollbacks and retraining decisions
+    model_dir: Path = Path("models")
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: PositiveInt = 1
+    max_batch_size: PositiveInt = 1000
+    model_poll_seconds: float = Field(default=2.0, gt=0)
+    admin_token: SecretStr | None = None
+
+    # Prediction log: any SQLAlchemy URL (SQLite file by default, PostgreSQL in compose)
+    database_url: str = "sqlite:///data/predictions.db"
+    log_queue_size: PositiveInt = 100_000
+    log_batch_size: PositiveInt = 500
+    log_flush_seconds: float = Field(default=0.5, gt=0)
+
+    # Drift monitoring
+    reports_dir: Path = Path("reports")
+    drift_window_hours: float = Field(default=24.0, gt=0)
+    drift_max_rows: PositiveInt = 50_000
+    drift_min_rows: PositiveInt = 500
+    drift_share_threshold: float = Field(default=0.25, gt=0, le=1)
+    drift_numeric_method: str = "wasserstein"
+    # Wasserstein distance in reference standard deviations. Chance alone moves a window
+    # of 500 rows about 0.15; with windows of 5,000+ rows Evidently's 0.1 works too.
+    drift_numeric_threshold: float = Field(default=0.2, gt=0)
+    drift_categorical_method: str = "jensenshannon"
+    drift_categorical_threshold: float = Field(default=0.1, gt=0)
+    drift_feature_thresholds: dict[str, float] = Field(default_factory=dict)
+
+    # Retraining gate: a challenger is promoted when its score is at least the
+    # champion's minus this tolerance (in the units of the primary metric).
+    gate_tolerance: float = Field(default=0.0, ge=0)
+
+
+def load_settings() -> Settings:
+    """Read the settings now, failing with one line that names the bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "APP_" + "_".join(str(part) for part in error["loc"]).upper()
+        raise ConfigError(f"invalid setting {name}: {error['msg']}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

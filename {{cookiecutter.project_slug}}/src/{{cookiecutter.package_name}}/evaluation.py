@@ -1,0 +1,51 @@
+"""Held-out metrics, and the rule that decides whether a challenger beats the champion."""
+
+import pandas as pd
+{%- if cookiecutter.task == "classification" %}
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+{%- else %}
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+{%- endif %}
+from sklearn.pipeline import Pipeline
+{%- if cookiecutter.task == "classification" %}
+
+PRIMARY_METRIC = "f1_macro"
+HIGHER_IS_BETTER = True
+
+
+def evaluate(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+    """Accuracy, macro F1 and ROC-AUC (one-vs-rest for more than two classes)."""
+    predicted = pipeline.predict(features)
+    probabilities = pipeline.predict_proba(features)
+    classes = list(pipeline.classes_)
+    if len(classes) == 2:  # noqa: PLR2004 - binary ROC-AUC scores the positive class only
+        roc_auc = roc_auc_score(target, probabilities[:, 1])
+    else:
+        roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=classes)
+    return {
+        "accuracy": float(accuracy_score(target, predicted)),
+        "f1_macro": float(f1_score(target, predicted, average="macro")),
+        "roc_auc": float(roc_auc),
+    }
+{%- else %}
+
+PRIMARY_METRIC = "rmse"
+HIGHER_IS_BETTER = False
+
+
+def evaluate(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+    """Root mean squared error, mean absolute error and R²."""
+    predicted = pipeline.predict(features)
+    return {
+        "rmse": float(root_mean_squared_error(target, predicted)),
+        "mae": float(mean_absolute_error(target, predicted)),
+        "r2": float(r2_score(target, predicted)),
+    }
+{%- endif %}
+
+
+def at_least_as_good(challenger: float, champion: float, tolerance: float = 0.0) -> bool:
+    """Whether the challenger's score is no worse than the champion's (within tolerance)."""
+    if HIGHER_IS_BETTER:
+        return challenger >= champion - tolerance
+    return challenger <= champion + tolerance

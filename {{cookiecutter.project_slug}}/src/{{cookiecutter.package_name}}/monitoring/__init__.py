@@ -1,0 +1,1 @@
+"""Prediction log, drift detection, retraining trigger and traffic simulation."""

@@ -1,0 +1,187 @@
+"""The prediction log: every served prediction, stored through SQLAlchemy.
+
+A SQLite file by default (no services needed); any SQLAlchemy URL in ``APP_DATABASE_URL``
+(``postgresql+psycopg://...`` in compose). The API never waits for the database: rows go
+into a bounded queue that a background thread writes in batches, so a slow or down database
+costs log rows (counted in ``/metrics``), never predictions. ``close()`` drains the queue,
+so a normal shutdown loses nothing.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(128), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("model_version", String(32), nullable=False),
+    Column("features", JSON, nullable=False),
+    Column(PREDICTION_COLUMN, JSON, nullable=False),
+)
+
+LogRow = dict[str, Any]
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their folder, WAL mode and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # the drift job reads while the API writes
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+def log_row(
+    request_id: str, model_version: str, features: dict[str, float], output: str | float
+) -> LogRow:
+    """One row of the log, timestamped now (UTC)."""
+    return {
+        "request_id": request_id,
+        "created_at": datetime.now(UTC),
+        "model_version": model_version,
+        "features": features,
+        PREDICTION_COLUMN: output,
+    }
+
+
+class PredictionLogger:
+    """Writes log rows in batches from a background thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        queue_size: int,
+        batch_size: int,
+        flush_seconds: float,
+        on_write_error: Callable[[int], None] = lambda _rows: None,
+        on_drop: Callable[[int], None] = lambda _rows: None,
+    ) -> None:
+        """Configure; nothing runs until :meth:`start`."""
+        self._engine = engine
+        self._queue: queue.Queue[LogRow | None] = queue.Queue(maxsize=queue_size)
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._on_write_error = on_write_error
+        self._on_drop = on_drop
+        self._thread: threading.Thread | None = None
+        self._table_ready = False
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be written."""
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def log(self, rows: Iterable[LogRow]) -> None:
+        """Queue rows without blocking; rows that do not fit are dropped and counted."""
+        for row in rows:
+            try:
+                self._queue.put_nowait(row)
+            except queue.Full:
+                self._on_drop(1)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write every queued row, then stop the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        batch: list[LogRow] = []
+        flush_at = 0.0
+        while True:
+            wait = max(0.0, flush_at - time.monotonic()) if batch else None
+            try:
+                row = self._queue.get(timeout=wait)
+            except queue.Empty:  # the oldest queued row has waited flush_seconds
+                self._write(batch)
+                batch = []
+                continue
+            if row is None:  # close() was called: write the rest and stop
+                self._write(batch)
+                return
+            if not batch:
+                flush_at = time.monotonic() + self._flush_seconds
+            batch.append(row)
+            if len(batch) >= self._batch_size:
+                self._write(batch)
+                batch = []
+
+    def _write(self, batch: list[LogRow]) -> None:
+        if not batch:
+            return
+        try:
+            if not self._table_ready:
+                metadata.create_all(self._engine)
+                self._table_ready = True
+            with self._engine.begin() as connection:
+                connection.execute(insert(predictions), batch)
+        except SQLAlchemyError as exc:
+            logger.error("prediction log: %d rows not written: %s", len(batch), exc)
+            self._on_write_error(len(batch))
+
+
+def read_predictions(engine: Engine, since: datetime, limit: int) -> pd.DataFrame:
+    """The newest ``limit`` rows logged since ``since``, oldest first, a column per feature."""
+    metadata.create_all(engine)
+    query = (
+        select(predictions)
+        .where(predictions.c.created_at >= since)
+        .order_by(predictions.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        rows = list(reversed(connection.execute(query).mappings().all()))
+    frame = pd.DataFrame.from_records([row["features"] for row in rows])
+    frame[PREDICTION_COLUMN] = [row[PREDICTION_COLUMN] for row in rows]
+    frame["model_version"] = [row["model_version"] for row in rows]
+    frame["created_at"] = pd.to_datetime([row["created_at"] for row in rows], utc=True)
+    return frame

@@ -1,0 +1,74 @@
+"""The champion/challenger gate: promote a retrained model only if it is at least as good.
+
+Both models are scored on the same held-out split of the configured data source
+(``APP_DATASET`` / ``APP_DATA_PATH``): refresh that source with newly labelled data, and the
+challenger learns from it. Every decision, promoted or not, is appended to the audit log.
+"""
+
+from dataclasses import asdict, dataclass
+
+from {{ cookiecutter.package_name }} import audit
+from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, at_least_as_good, evaluate
+from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.train import Split
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided, and why."""
+
+    trigger: str
+    metric: str
+    challenger: str
+    challenger_score: float
+    champion: str | None
+    champion_score: float | None
+    promoted: bool
+    reason: str
+
+
+def challenge(
+    registry: ModelRegistry,
+    challenger: ModelMetadata,
+    split: Split,
+    tolerance: float,
+    trigger: str,
+) -> GateDecision:
+    """Score champion and registered challenger on ``split``; promote the challenger if it wins."""
+    challenger_score = challenger.metrics[PRIMARY_METRIC]
+    champion_version = registry.champion()
+    champion_score: float | None = None
+    if champion_version is None:
+        promoted, reason = True, "there was no champion"
+    else:
+        champion = registry.load(champion_version)
+        try:
+            schema = champion.metadata.feature_schema
+            features = schema.select(split.test_features, "held-out split")
+            champion_metrics = evaluate(champion.pipeline, features, split.test_target)
+            champion_score = champion_metrics[PRIMARY_METRIC]
+        except (DataError, ValueError) as exc:
+            promoted, reason = True, f"the champion cannot score the current data ({exc})"
+        else:
+            promoted = at_least_as_good(challenger_score, champion_score, tolerance)
+            comparison = "at least as good as" if promoted else "worse than"
+            reason = (
+                f"challenger {PRIMARY_METRIC}={challenger_score:.4f} is {comparison} "
+                f"champion {PRIMARY_METRIC}={champion_score:.4f} (tolerance {tolerance})"
+            )
+    if promoted:
+        registry.promote(challenger.version, reason=f"retraining gate: {reason}")
+    decision = GateDecision(
+        trigger=trigger,
+        metric=PRIMARY_METRIC,
+        challenger=challenger.version,
+        challenger_score=challenger_score,
+        champion=champion_version,
+        champion_score=champion_score,
+        promoted=promoted,
+        reason=reason,
+    )
+    audit.record(registry.audit_log, "retrain", **asdict(decision))
+    return decision

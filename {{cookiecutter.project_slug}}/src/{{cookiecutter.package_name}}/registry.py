@@ -1,0 +1,203 @@
+"""Versioned model store on disk: register, list, load, promote and roll back.
+
+Layout of ``APP_MODEL_DIR``::
+
+    registry.json     {"history": ["v1", "v3"]}: champions, oldest first; the last one serves
+    audit.jsonl       every promotion, rollback and retraining decision
+    v1/model.joblib   the fitted pipeline (its SHA-256 is checked on every load)
+    v1/metadata.json  version, metrics, feature schema, ...
+    v1/reference.csv  a sample of the training data with predictions: the drift baseline
+
+A version directory appears in one rename, complete, or not at all; ``registry.json`` is
+replaced atomically, so a server polling it never reads half a promotion.
+"""
+
+import hashlib
+import io
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package_name }} import audit
+from {{ cookiecutter.package_name }}.atomic import write_atomic
+from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+REFERENCE_FILE = "reference.csv"
+STATE_FILE = "registry.json"
+AUDIT_FILE = "audit.jsonl"
+VERSION_PATTERN = re.compile(r"v([1-9][0-9]*)")
+
+
+class RegistryState(BaseModel):
+    """Which versions have been champion, oldest first; the last one is serving."""
+
+    history: list[str] = []
+
+
+class ModelRegistry:
+    """The model versions under one directory, and which of them is the champion."""
+
+    def __init__(self, root: Path) -> None:
+        """Use ``root`` (created on first write) as the store."""
+        self.root = root
+
+    @property
+    def audit_log(self) -> Path:
+        """Path of the audit log."""
+        return self.root / AUDIT_FILE
+
+    def register(
+        self, pipeline: Pipeline, metadata: ModelMetadata, reference: pd.DataFrame
+    ) -> ModelMetadata:
+        """Store a fitted pipeline as the next version; return its final metadata.
+
+        The version and SHA-256 fields of ``metadata`` are assigned here.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        joblib.dump(pipeline, buffer)
+        model_bytes = buffer.getvalue()
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
+            (staging / MODEL_FILE).write_bytes(model_bytes)
+            reference.to_csv(staging / REFERENCE_FILE, index=False)
+            while True:
+                number = max((_number(v) for v in self.versions()), default=0) + 1
+                final = metadata.model_copy(
+                    update={
+                        "version": f"v{number}",
+                        "sha256": hashlib.sha256(model_bytes).hexdigest(),
+                    }
+                )
+                (staging / METADATA_FILE).write_text(final.model_dump_json(indent=2))
+                try:
+                    staging.rename(self.root / final.version)
+                except OSError:  # another process took this number first: take the next
+                    if (self.root / final.version).exists():
+                        continue
+                    raise
+                return final
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def versions(self) -> list[str]:
+        """All stored versions, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [p.name for p in self.root.iterdir() if VERSION_PATTERN.fullmatch(p.name)]
+        return sorted(found, key=_number)
+
+    def metadata(self, version: str) -> ModelMetadata:
+        """Read a version's metadata, or fail with a clear reason."""
+        path = self._version_dir(version) / METADATA_FILE
+        try:
+            return ModelMetadata.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise RegistryError(f"model {version}: {path} is missing") from None
+        except ValidationError as exc:
+            problems = exc.error_count()
+            raise RegistryError(f"model {version}: {path} is corrupt ({problems} errors)") from None
+
+    def load(self, version: str) -> LoadedModel:
+        """Load a version after checking its file against the recorded SHA-256."""
+        metadata = self.metadata(version)
+        path = self._version_dir(version) / MODEL_FILE
+        try:
+            model_bytes = path.read_bytes()
+        except FileNotFoundError:
+            raise RegistryError(f"model {version}: {path} is missing") from None
+        if hashlib.sha256(model_bytes).hexdigest() != metadata.sha256:
+            raise RegistryError(f"model {version}: {path} is corrupt (checksum mismatch)")
+        try:
+            # Unpickling runs code: only load files this registry wrote (checked above).
+            pipeline = joblib.load(io.BytesIO(model_bytes))
+        except Exception as exc:  # e.g. saved by an incompatible scikit-learn
+            raise RegistryError(f"model {version}: {path} cannot be loaded ({exc})") from None
+        return LoadedModel(metadata=metadata, pipeline=pipeline)
+
+    def reference(self, version: str) -> pd.DataFrame:
+        """The training reference sample of a version (features and predictions)."""
+        path = self._version_dir(version) / REFERENCE_FILE
+        try:
+            frame = pd.read_csv(path)
+        except FileNotFoundError:
+            raise RegistryError(f"model {version}: {path} is missing") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            raise RegistryError(f"model {version}: {path} is corrupt (not a CSV table)") from None
+        if frame.empty:
+            raise RegistryError(f"model {version}: {path} is corrupt (no rows)")
+        return frame
+
+    def champion(self) -> str | None:
+        """The version being served, or None before the first promotion."""
+        history = self._state().history
+        return history[-1] if history else None
+
+    def require_champion(self) -> str:
+        """The champion's version, or fail saying how to get one."""
+        champion = self.champion()
+        if champion is None:
+            raise RegistryError(f"no model has been promoted in {self.root}: run `train` first")
+        return champion
+
+    def load_champion(self) -> LoadedModel:
+        """Load the champion."""
+        return self.load(self.require_champion())
+
+    def promote(self, version: str, reason: str) -> None:
+        """Make ``version`` the champion, after proving that it loads."""
+        self.load(version)
+        state = self._state()
+        previous = state.history[-1] if state.history else None
+        if previous == version:
+            raise RegistryError(f"model {version} is already the champion")
+        state.history.append(version)
+        self._save(state)
+        audit.record(self.audit_log, "promote", version=version, previous=previous, reason=reason)
+
+    def rollback(self, reason: str) -> str:
+        """Return to the previous champion; return its version."""
+        state = self._state()
+        if len(state.history) < 2:  # noqa: PLR2004 - a rollback needs a previous champion
+            raise RegistryError("no previous champion to roll back to")
+        current = state.history.pop()
+        target = state.history[-1]
+        self.load(target)
+        self._save(state)
+        audit.record(self.audit_log, "rollback", version=target, previous=current, reason=reason)
+        return target
+
+    def _version_dir(self, version: str) -> Path:
+        if not VERSION_PATTERN.fullmatch(version):
+            raise RegistryError(f"{version!r} is not a model version: versions look like v1, v2")
+        path = self.root / version
+        if not path.is_dir():
+            known = ", ".join(self.versions()) or "none"
+            raise RegistryError(f"model {version} not found in {self.root} (versions: {known})")
+        return path
+
+    def _state(self) -> RegistryState:
+        path = self.root / STATE_FILE
+        if not path.exists():
+            return RegistryState()
+        try:
+            return RegistryState.model_validate_json(path.read_bytes())
+        except ValidationError:
+            raise RegistryError(f"{path} is corrupt: restore it or promote again") from None
+
+    def _save(self, state: RegistryState) -> None:
+        write_atomic(self.root / STATE_FILE, state.model_dump_json(indent=2))
+
+
+def _number(version: str) -> int:
+    match = VERSION_PATTERN.fullmatch(version)
+    return int(match.group(1)) if match else 0

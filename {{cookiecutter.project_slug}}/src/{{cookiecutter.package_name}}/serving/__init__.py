@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app, request/response schemas, model loading and metrics."""

@@ -1,0 +1,135 @@
+"""The FastAPI application, built by :func:`create_app` and run by ``{{ cookiecutter.project_slug }} serve``.
+
+Start-up loads the champion once (lifespan); a watcher then polls the registry every
+``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or rolled-back champion while
+requests keep flowing. Shutdown stops the watcher and drains the prediction log.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.config import Settings, get_settings
+from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    PredictionLogger,
+    create_db_engine,
+)
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
+from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
+from {{ cookiecutter.package_name }}.serving.routes import router
+from {{ cookiecutter.package_name }}.serving.state import ServiceState, get_state, reload_model
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing is loaded until the server starts it (lifespan)."""
+    settings = settings or get_settings()
+    metrics = ServiceMetrics()
+    state = ServiceState(
+        settings=settings,
+        holder=ModelHolder(ModelRegistry(settings.model_dir)),
+        metrics=metrics,
+        prediction_log=PredictionLogger(
+            create_db_engine(settings.database_url),
+            queue_size=settings.log_queue_size,
+            batch_size=settings.log_batch_size,
+            flush_seconds=settings.log_flush_seconds,
+            on_write_error=metrics.log_write_errors.inc,
+            on_drop=metrics.log_dropped.inc,
+        ),
+    )
+    metrics.log_pending.set_function(lambda: state.prediction_log.pending)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(RegistryError):  # /ready reports why until a model loads
+            await run_in_threadpool(reload_model, state)
+        state.prediction_log.start()
+        watcher = asyncio.create_task(_watch_registry(state))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await run_in_threadpool(state.prediction_log.close)
+
+    app = FastAPI(
+        title="{{ cookiecutter.project_name | replace('"', "'") }}",
+        version=__version__,
+        summary="Predictions from the champion model, with health, readiness and metrics.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.middleware("http")(_observe_request)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.include_router(router)
+    return app
+
+
+async def _watch_registry(state: ServiceState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.model_poll_seconds)
+        with contextlib.suppress(RegistryError):  # logged and counted by reload_model
+            await run_in_threadpool(reload_model, state)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field, echoing inputs such as NaN that JSON cannot carry as text."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse(
+        status_code=422,
+        content={"detail": jsonable_encoder(_json_safe(errors))},
+    )
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _observe_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Give every request an id (``X-Request-ID``, kept if valid) and record its metrics."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if REQUEST_ID_PATTERN.fullmatch(incoming) else uuid.uuid4().hex
+    request.state.request_id = request_id
+    started = time.perf_counter()
+    status_code = 500
+    try:
+        response = await call_next(request)
+        status_code = response.status_code
+    finally:
+        route = request.scope.get("route")
+        path = route.path if isinstance(route, APIRoute) else "unmatched"
+        metrics = get_state(request).metrics
+        metrics.requests.labels(request.method, path, str(status_code)).inc()
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response

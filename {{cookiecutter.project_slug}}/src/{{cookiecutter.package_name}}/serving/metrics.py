@@ -1,0 +1,85 @@
+"""Prometheus metrics of the service, exposed at ``GET /metrics``."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram{{ ", Summary" if cookiecutter.task == "regression" else "" }}, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServiceMetrics:
+    """The metrics of one app, in a registry of its own (so tests can build many apps)."""
+
+    def __init__(self) -> None:
+        """Create every metric in a fresh registry."""
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route and status code.",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route.",
+            ["method", "path"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+{%- if cookiecutter.task == "classification" %}
+        self.predictions = Counter(
+            "predictions_total",
+            "Predictions served, by model version and predicted class.",
+            ["model_version", "label"],
+            registry=self.registry,
+        )
+{%- else %}
+        self.predictions = Summary(
+            "prediction_value",
+            "Predicted values, by model version (count and sum give the mean).",
+            ["model_version"],
+            registry=self.registry,
+        )
+{%- endif %}
+        self.model_info = Gauge(
+            "model_info",
+            "The model version being served (value 1).",
+            ["version"],
+            registry=self.registry,
+        )
+        self.model_reloads = Counter(
+            "model_reloads_total",
+            "Attempts to load a newly promoted champion, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.log_write_errors = Counter(
+            "prediction_log_errors_total",
+            "Prediction log rows that could not be written (database errors).",
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "prediction_log_dropped_total",
+            "Prediction log rows dropped because the write queue was full.",
+            registry=self.registry,
+        )
+        self.log_pending = Gauge(
+            "prediction_log_pending_rows",
+            "Prediction log rows waiting to be written.",
+            registry=self.registry,
+        )
+
+    def set_model_version(self, version: str) -> None:
+        """Report ``version`` as the one being served."""
+        self.model_info.clear()
+        self.model_info.labels(version=version).set(1)
+
+    def count_prediction(self, model_version: str, output: {{ "str" if cookiecutter.task == "classification" else "float" }}) -> None:
+        """Count one served prediction."""
+{%- if cookiecutter.task == "classification" %}
+        self.predictions.labels(model_version=model_version, label=output).inc()
+{%- else %}
+        self.predictions.labels(model_version=model_version).observe(output)
+{%- endif %}
+
+    def render(self) -> bytes:
+        """All metrics in the Prometheus text format."""
+        return generate_latest(self.registry)

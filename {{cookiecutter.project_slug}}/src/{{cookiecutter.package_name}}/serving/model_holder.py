@@ -1,0 +1,53 @@
+"""Holds the model being served and swaps in a newly promoted champion without downtime.
+
+Requests read :attr:`ModelHolder.current` once and use that object to the end, so a swap
+never affects a request in flight: it finishes on the model it started with.
+"""
+
+import threading
+
+from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+
+
+class ModelNotReadyError(Exception):
+    """No model can serve yet; the message says why."""
+
+
+class ModelHolder:
+    """The champion in memory, refreshed from the registry's pointer."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        """Start empty; call :meth:`refresh` to load the champion."""
+        self._registry = registry
+        self._model: LoadedModel | None = None
+        self._not_ready_reason = "the model has not been loaded yet"
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> LoadedModel:
+        """The model to use for one request."""
+        model = self._model
+        if model is None:
+            raise ModelNotReadyError(self._not_ready_reason)
+        return model
+
+    def refresh(self) -> bool:
+        """Load the registry's champion if it is not the one in memory; True if swapped.
+
+        If the new champion cannot be loaded, the current model keeps serving and the
+        :class:`RegistryError` propagates for the caller to log and count.
+        """
+        with self._lock:
+            try:
+                champion = self._registry.require_champion()
+                if self._model is not None and self._model.version == champion:
+                    return False
+                loaded = self._registry.load(champion)
+            except RegistryError as exc:
+                if self._model is None:
+                    self._not_ready_reason = str(exc)
+                raise
+            self._model = loaded
+            return True

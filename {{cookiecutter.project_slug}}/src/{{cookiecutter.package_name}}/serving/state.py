@@ -1,0 +1,49 @@
+"""What the running service holds: settings, the model, metrics and the prediction log."""
+
+import logging
+from dataclasses import dataclass
+from typing import cast
+
+from fastapi import Request
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import PredictionLogger
+from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
+from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """Everything a request handler needs, created once per app."""
+
+    settings: Settings
+    holder: ModelHolder
+    metrics: ServiceMetrics
+    prediction_log: PredictionLogger
+
+
+def get_state(request: Request) -> ServiceState:
+    """FastAPI dependency: the state of the app serving ``request``."""
+    return cast(ServiceState, request.app.state.service)
+
+
+def reload_model(state: ServiceState) -> bool:
+    """Load a newly promoted champion if there is one; True if the served model changed.
+
+    On failure the current model keeps serving; the error is logged, counted and raised.
+    """
+    try:
+        changed = state.holder.refresh()
+    except RegistryError as exc:
+        state.metrics.model_reloads.labels(outcome="failed").inc()
+        logger.error("model reload failed, serving the previous model if any: %s", exc)
+        raise
+    if changed:
+        version = state.holder.current.version
+        state.metrics.model_reloads.labels(outcome="loaded").inc()
+        state.metrics.set_model_version(version)
+        logger.info("serving model %s", version)
+    return changed

@@ -1,0 +1,88 @@
+"""Fit the pipeline on a training split and measure it on the held-out split."""
+
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import sklearn
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, Dataset
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
+from {{ cookiecutter.package_name }}.features import FeatureSchema, build_pipeline
+from {{ cookiecutter.package_name }}.model import ModelMetadata
+
+TASK = "{{ cookiecutter.task }}"
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training and held-out parts of a dataset."""
+
+    train_features: pd.DataFrame
+    test_features: pd.DataFrame
+    train_target: pd.Series
+    test_target: pd.Series
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted pipeline, its (not yet registered) metadata and its drift reference sample."""
+
+    pipeline: Pipeline
+    metadata: ModelMetadata
+    reference: pd.DataFrame
+
+
+def split_dataset(dataset: Dataset, settings: Settings) -> Split:
+    """Split reproducibly (same data and seed, same split){{ ", stratified by class" if cookiecutter.task == "classification" else "" }}."""
+    train_x, test_x, train_y, test_y = train_test_split(
+        dataset.features,
+        dataset.target,
+        test_size=settings.test_size,
+        random_state=settings.random_seed,
+{%- if cookiecutter.task == "classification" %}
+        stratify=dataset.target,
+{%- endif %}
+    )
+    return Split(train_x, test_x, train_y, test_y)
+
+
+def fit_model(dataset: Dataset, split: Split, settings: Settings) -> TrainedModel:
+    """Fit on the training split, evaluate on the held-out split, sample the reference."""
+    schema = FeatureSchema.from_frame(split.train_features)
+    pipeline = build_pipeline(schema, settings.random_seed)
+    pipeline.fit(split.train_features, split.train_target)
+    metrics = evaluate(pipeline, split.test_features, split.test_target)
+
+    sample_size = min(settings.reference_rows, len(split.train_features))
+    reference = split.train_features.sample(n=sample_size, random_state=settings.random_seed)
+    reference[PREDICTION_COLUMN] = pipeline.predict(reference[schema.names])
+
+    metadata = ModelMetadata(
+        version="unregistered",
+        sha256="",
+        created_at=datetime.now(UTC),
+        task=TASK,
+        dataset=dataset.source,
+        target=str(dataset.target.name),
+{%- if cookiecutter.task == "classification" %}
+        classes=[str(label) for label in pipeline.classes_],
+{%- endif %}
+        feature_schema=schema,
+        metrics=metrics,
+        primary_metric=PRIMARY_METRIC,
+        training_rows=len(split.train_features),
+        test_rows=len(split.test_features),
+        library_versions={
+            "{{ cookiecutter.project_slug }}": __version__,
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "pandas": pd.__version__,
+        },
+    )
+    return TrainedModel(pipeline=pipeline, metadata=metadata, reference=reference)

@@ -1,0 +1,197 @@
+"""Every endpoint, and every class of bad request, through the FastAPI test client."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.serving.app import create_app
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_reports_the_model(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["model_version"] == "v1"
+
+
+def test_not_ready_without_a_model(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/ready")
+        assert response.status_code == 503
+        assert "run `train` first" in response.json()["reason"]
+        assert client.get("/health").status_code == 200
+        predict = client.post("/predict", json={"features": {"a": 1.0}})
+        assert predict.status_code == 503
+        assert client.get("/model").status_code == 503
+
+
+def test_model_metadata(client: TestClient, record: dict[str, float]) -> None:
+    body = client.get("/model").json()
+    assert body["version"] == "v1"
+    assert [f["name"] for f in body["feature_schema"]["features"]] == list(record)
+    assert body["primary_metric"] in body["metrics"]
+    assert body["created_at"]
+
+
+def test_predict_one(client: TestClient, record: dict[str, float]) -> None:
+    response = client.post("/predict", json={"features": record})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == "v1"
+    assert body["request_id"] == response.headers["X-Request-ID"]
+{%- if cookiecutter.task == "classification" %}
+    assert body["prediction"] in body["probabilities"]
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+{%- else %}
+    assert isinstance(body["prediction"], float)
+{%- endif %}
+
+
+def test_request_id_is_kept_when_valid(client: TestClient, record: dict[str, float]) -> None:
+    sent = client.post("/predict", json={"features": record}, headers={"X-Request-ID": "abc-123"})
+    assert sent.json()["request_id"] == "abc-123"
+    unsafe = client.post("/predict", json={"features": record}, headers={"X-Request-ID": "a b\t"})
+    assert unsafe.json()["request_id"] != "a b\t"
+
+
+def test_predict_batch_keeps_order(client: TestClient, record: dict[str, float]) -> None:
+    other = {name: value * 1.1 for name, value in record.items()}
+    batch = client.post("/predict/batch", json={"records": [record, other, record]})
+    assert batch.status_code == 200
+    predictions = batch.json()["predictions"]
+    assert len(predictions) == 3
+    assert predictions[0] == predictions[2]
+    single = client.post("/predict", json={"features": record}).json()
+    assert predictions[0]["prediction"] == single["prediction"]
+
+
+def error_locations(response: httpx.Response) -> list[list[Any]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+@pytest.mark.parametrize(
+    "bad_value",
+    ["1.5", None, True, [1.0], {"v": 1}],
+    ids=["string", "null", "boolean", "list", "object"],
+)
+def test_non_numbers_are_422_naming_the_field(
+    client: TestClient, record: dict[str, float], bad_value: object
+) -> None:
+    name = next(iter(record))
+    response = client.post("/predict", json={"features": {**record, name: bad_value}})
+    assert error_locations(response) == [["body", "features", name]]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_422(
+    client: TestClient, record: dict[str, float], literal: str
+) -> None:
+    name = next(iter(record))
+    body = json.dumps({"features": record}).replace(json.dumps(record[name]), literal, 1)
+    response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert error_locations(response) == [["body", "features", name]]
+
+
+def test_missing_and_unknown_features_are_named(
+    client: TestClient, record: dict[str, float]
+) -> None:
+    name = next(iter(record))
+    incomplete = {k: v for k, v in record.items() if k != name} | {"surprise": 1.0}
+    locations = error_locations(client.post("/predict", json={"features": incomplete}))
+    assert ["body", "features", name] in locations
+    assert ["body", "features", "surprise"] in locations
+
+
+def test_batch_errors_name_the_record(client: TestClient, record: dict[str, float]) -> None:
+    name = next(iter(record))
+    broken = {k: v for k, v in record.items() if k != name}
+    locations = error_locations(client.post("/predict/batch", json={"records": [record, broken]}))
+    assert locations == [["body", "records", 1, name]]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/predict", "{}"),
+        ("/predict", '{"features": []}'),
+        ("/predict", "not json"),
+        ("/predict/batch", '{"records": []}'),
+        ("/predict/batch", '{"records": {}}'),
+    ],
+)
+def test_malformed_bodies_are_422(client: TestClient, path: str, body: str) -> None:
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_batch_size_is_limited(
+    settings: Settings, registry: ModelRegistry, record: dict[str, float]
+) -> None:
+    settings = settings.model_copy(update={"max_batch_size": 2})
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/predict/batch", json={"records": [record] * 3})
+        assert error_locations(response) == [["body", "records"]]
+        assert "at most 2 records" in response.json()["detail"][0]["msg"]
+
+
+def test_metrics_count_requests_and_predictions(
+    client: TestClient, record: dict[str, float]
+) -> None:
+    client.post("/predict", json={"features": record})
+    client.post("/predict/batch", json={"records": [record, record]})
+    client.post("/predict", json={"features": {}})
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="POST",path="/predict",status="200"} 1.0' in text
+    assert 'http_requests_total{method="POST",path="/predict",status="422"} 1.0' in text
+    assert 'http_request_duration_seconds_count{method="POST",path="/predict/batch"} 1.0' in text
+    assert 'model_info{version="v1"} 1.0' in text
+{%- if cookiecutter.task == "classification" %}
+    counted = [line for line in text.splitlines() if line.startswith("predictions_total{")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in counted) == 3.0
+{%- else %}
+    assert 'prediction_value_count{model_version="v1"} 3.0' in text
+{%- endif %}
+
+
+def test_unknown_paths_are_counted_without_their_path(client: TestClient) -> None:
+    assert client.get("/nowhere/42").status_code == 404
+    assert 'path="unmatched",status="404"' in client.get("/metrics").text
+
+
+def test_admin_reload_needs_the_token(client: TestClient) -> None:
+    assert client.post("/admin/reload").status_code == 401
+    wrong = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = client.post("/admin/reload", headers={"Authorization": "Bearer test-token"})
+    assert right.json() == {"model_version": "v1", "changed": False}
+
+
+def test_admin_endpoints_are_off_without_a_token(
+    settings: Settings, registry: ModelRegistry
+) -> None:
+    settings = settings.model_copy(update={"admin_token": None})
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/admin/reload", headers={"Authorization": "Bearer x"})
+        assert response.status_code == 403
+
+
+def test_openapi_documents_every_endpoint(client: TestClient) -> None:
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert paths == {
+        "/health",
+        "/ready",
+        "/model",
+        "/metrics",
+        "/predict",
+        "/predict/batch",
+        "/admin/reload",
+    }

@@ -1,0 +1,186 @@
+"""The command line, as a learner and cron use it: output, exit codes, one-line errors."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }} import __version__, audit
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+
+from .helpers import settings_env, traffic
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner whose commands see the test's settings through APP_* variables."""
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    return runner
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings) -> None:
+    first = cli.invoke(app, ["train"])
+    assert first.exit_code == 0, first.output
+    assert "v1 is the champion" in first.stdout
+    second = cli.invoke(app, ["train"])
+    assert "v2 registered; v1 is still the champion" in second.stdout
+    assert cli.invoke(app, ["train", "--if-missing"]).stdout.startswith("champion v1 exists")
+    assert "v3 is the champion" in cli.invoke(app, ["train", "--promote"]).stdout
+    assert ModelRegistry(settings.model_dir).versions() == ["v1", "v2", "v3"]
+
+
+def test_models_list_marks_the_champion(cli: CliRunner, registry: ModelRegistry) -> None:
+    result = cli.invoke(app, ["models", "list"])
+    assert result.exit_code == 0
+    assert "* │ v1" in result.stdout
+
+
+def test_evaluate(cli: CliRunner, registry: ModelRegistry) -> None:
+    result = cli.invoke(app, ["evaluate"])
+    assert result.exit_code == 0
+    metrics = registry.metadata("v1").metrics
+    assert all(name in result.stdout for name in metrics)
+
+
+def test_predict_prints_one_json_line_per_record(
+    cli: CliRunner, registry: ModelRegistry, features: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "input.csv"
+    features.head(5).to_csv(path, index=False)
+    result = cli.invoke(app, ["predict", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 5
+    assert all("prediction" in line for line in lines)
+
+
+def test_predict_writes_an_output_csv_and_reads_json(
+    cli: CliRunner, registry: ModelRegistry, record: dict[str, float], tmp_path: Path
+) -> None:
+    source = tmp_path / "input.json"
+    source.write_text(json.dumps([record, record]))
+    output = tmp_path / "out.csv"
+    result = cli.invoke(app, ["predict", str(source), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(output)
+    assert len(written) == 2
+    assert {"prediction", *record} <= set(written.columns)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("a,b\n1,2\n", "missing feature column"),
+        ("{broken", "not valid JSON"),
+    ],
+)
+def test_predict_bad_input_is_one_line_and_no_output(
+    cli: CliRunner, registry: ModelRegistry, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / ("input.json" if content.startswith("{") else "input.csv")
+    path.write_text(content)
+    output = tmp_path / "out.csv"
+    result = cli.invoke(app, ["predict", str(path), "--output", str(output)])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert not output.exists()
+    assert list(tmp_path.glob(".out.csv*")) == []
+
+
+def test_missing_model_is_one_clear_line(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(app, ["predict", str(tmp_path / "x.csv")])
+    assert result.exit_code == 1
+    assert "run `train` first" in result.stderr
+
+
+def test_corrupt_model_is_one_clear_line(cli: CliRunner, registry: ModelRegistry) -> None:
+    (registry.root / "v1" / "model.joblib").write_bytes(b"garbage")
+    result = cli.invoke(app, ["evaluate"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("is corrupt (checksum mismatch)")
+
+
+def test_invalid_setting_names_the_variable(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_TEST_SIZE", "2")
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid setting APP_TEST_SIZE:")
+
+
+def test_promote_and_rollback(cli: CliRunner, registry: ModelRegistry) -> None:
+    cli.invoke(app, ["train"])
+    assert cli.invoke(app, ["promote", "v2", "--reason", "drill"]).stdout == "v2 is the champion\n"
+    assert "v1 is the champion" in cli.invoke(app, ["rollback"]).stdout
+    assert audit.read(registry.audit_log)[-2]["reason"] == "drill"
+    failed = cli.invoke(app, ["promote", "v7"])
+    assert failed.exit_code == 1
+    assert "model v7 not found" in failed.stderr
+
+
+def test_retrain_reports_the_gate_decision(cli: CliRunner, registry: ModelRegistry) -> None:
+    result = cli.invoke(app, ["retrain", "--reason", "test"])
+    assert result.exit_code == 0, result.output
+    assert "promoted: challenger" in result.stdout
+    assert registry.champion() == "v2"
+
+
+def test_monitor_exit_codes_follow_the_verdict(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    features: pd.DataFrame,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = registry.load_champion()
+    calm, shifted, tiny = tmp_path / "calm.csv", tmp_path / "shifted.csv", tmp_path / "tiny.csv"
+    traffic(model, features, 300).to_csv(calm, index=False)
+    shifts = {str(name): 4.0 for name in features.columns}
+    traffic(model, features, 300, shifts).to_csv(shifted, index=False)
+    traffic(model, features, 5).to_csv(tiny, index=False)
+
+    assert cli.invoke(app, ["monitor", "--input", str(calm)]).exit_code == 0
+    drift = cli.invoke(app, ["monitor", "--input", str(shifted), "--retrain"])
+    assert drift.exit_code == 3, drift.output
+    assert "drift:" in drift.stdout
+    assert "report:" in drift.stdout
+    assert audit.read(registry.audit_log)[-1]["event"] == "retrain"
+    reports = set(settings.reports_dir.iterdir())
+    not_enough = cli.invoke(app, ["monitor", "--input", str(tiny)])
+    assert not_enough.exit_code == 4
+    assert "not enough data" in not_enough.stdout
+    assert set(settings.reports_dir.iterdir()) == reports
+
+
+def test_monitor_errors_exit_1_without_reports(
+    cli: CliRunner, registry: ModelRegistry, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("surprise\n1\n")
+    result = cli.invoke(app, ["monitor", "--input", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert not settings.reports_dir.exists()
+
+
+def test_monitor_reads_the_prediction_log(cli: CliRunner, registry: ModelRegistry) -> None:
+    result = cli.invoke(app, ["monitor", "--hours", "1"])
+    assert result.exit_code == 4
+    assert "not enough data: 0 rows" in result.stdout

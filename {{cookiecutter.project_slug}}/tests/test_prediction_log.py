@@ -1,0 +1,131 @@
+"""The prediction log: batched background writes, no loss on shutdown, outages survive."""
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    PredictionLogger,
+    create_db_engine,
+    log_row,
+    metadata,
+    predictions,
+    read_predictions,
+)
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.serving.app import create_app
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, settings: Settings) -> Engine:
+    """An empty log database: a SQLite file, and PostgreSQL when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        return create_db_engine(settings.database_url)
+    if not POSTGRES_URL:
+        pytest.skip("set TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL")
+    engine = create_db_engine(POSTGRES_URL)
+    metadata.drop_all(engine)
+    return engine
+
+
+def count_rows(engine: Engine) -> int:
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(predictions)).scalar_one())
+
+
+def rows(count: int) -> list[dict[str, object]]:
+    return [log_row(f"req-{i}", "v1", {"a": float(i), "b": 2.0}, "yes") for i in range(count)]
+
+
+def test_close_writes_every_queued_row(engine: Engine) -> None:
+    logger = PredictionLogger(engine, queue_size=10_000, batch_size=100, flush_seconds=60)
+    logger.start()
+    logger.log(rows(1234))
+    logger.close()
+    assert count_rows(engine) == 1234
+
+
+def test_rows_are_flushed_after_flush_seconds(engine: Engine) -> None:
+    logger = PredictionLogger(engine, queue_size=100, batch_size=1000, flush_seconds=0.05)
+    logger.start()
+    logger.log(rows(3))
+    deadline = time.monotonic() + 10
+    while count_rows(engine) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    logger.close()
+
+
+def test_read_predictions_returns_the_window_oldest_first(engine: Engine) -> None:
+    logger = PredictionLogger(engine, queue_size=100, batch_size=10, flush_seconds=60)
+    old = log_row("old", "v1", {"a": -1.0, "b": -1.0}, "no") | {
+        "created_at": datetime.now(UTC) - timedelta(days=3)
+    }
+    logger.start()
+    logger.log([old, *rows(5)])
+    logger.close()
+    frame = read_predictions(engine, since=datetime.now(UTC) - timedelta(hours=1), limit=4)
+    assert list(frame["a"]) == [1.0, 2.0, 3.0, 4.0]
+    assert list(frame[PREDICTION_COLUMN]) == ["yes"] * 4
+    assert set(frame.columns) == {"a", "b", PREDICTION_COLUMN, "model_version", "created_at"}
+    assert str(frame["created_at"].dt.tz) == "UTC"
+
+
+def test_a_database_outage_is_counted_not_raised() -> None:
+    errors: list[int] = []
+    engine = create_db_engine("postgresql+psycopg://nobody:secret@127.0.0.1:9/none")
+    logger = PredictionLogger(
+        engine, queue_size=10, batch_size=5, flush_seconds=60, on_write_error=errors.append
+    )
+    logger.start()
+    logger.log(rows(7))
+    logger.close()
+    assert sum(errors) == 7
+
+
+def test_a_full_queue_drops_and_counts(engine: Engine) -> None:
+    dropped: list[int] = []
+    logger = PredictionLogger(
+        engine, queue_size=3, batch_size=10, flush_seconds=60, on_drop=dropped.append
+    )
+    logger.log(rows(5))  # not started: nothing drains the queue
+    assert sum(dropped) == 2
+    assert logger.pending == 3
+
+
+def test_every_served_prediction_is_logged(
+    settings: Settings, registry: ModelRegistry, record: dict[str, float]
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        ids = [client.post("/predict", json={"features": record}).json()["request_id"]]
+        batch = client.post("/predict/batch", json={"records": [record] * 3}).json()
+        ids.append(batch["request_id"])
+    engine = create_db_engine(settings.database_url)
+    with engine.connect() as connection:
+        logged = connection.execute(select(predictions)).mappings().all()
+    assert [row["request_id"] for row in logged] == [ids[0]] + [ids[1]] * 3
+    assert logged[0]["features"] == record
+    assert logged[0]["model_version"] == "v1"
+
+
+def test_predictions_succeed_while_the_database_is_down(
+    settings: Settings, registry: ModelRegistry, record: dict[str, float]
+) -> None:
+    settings = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody:secret@127.0.0.1:9/none"}
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/predict", json={"features": record}).status_code == 200
+        deadline = time.monotonic() + 15
+        while "prediction_log_errors_total 1.0" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the write error was never counted"
+            time.sleep(0.1)

@@ -1,0 +1,75 @@
+"""Promotion and rollback reach a running app without restarts and without failed requests."""
+
+import threading
+import time
+
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
+
+
+def wait_for_version(client: TestClient, version: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/ready").json().get("model_version") != version:
+        assert time.monotonic() < deadline, f"server never switched to {version}"
+        time.sleep(0.05)
+
+
+def test_promote_and_rollback_under_load(
+    client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
+) -> None:
+    dataset = load_dataset(settings)
+    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
+    v2 = registry.register(trained.pipeline, trained.metadata, trained.reference).version
+
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            response = client.post("/predict", json={"features": record})
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                versions.add(response.json()["model_version"])
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        registry.promote(v2, reason="test")
+        wait_for_version(client, v2)
+        registry.rollback(reason="test")
+        wait_for_version(client, "v1")
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+    assert len(statuses) > 20
+    assert set(statuses) == {200}
+    assert versions == {"v1", v2}
+    metrics = client.get("/metrics").text
+    assert 'model_reloads_total{outcome="loaded"} 3.0' in metrics
+
+
+def test_a_broken_champion_keeps_the_old_model_serving(
+    client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
+) -> None:
+    dataset = load_dataset(settings)
+    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
+    v2 = registry.register(trained.pipeline, trained.metadata, trained.reference).version
+    registry.promote(v2, reason="test")
+    (registry.root / v2 / "model.joblib").write_bytes(b"corrupted after promotion")
+
+    reload = client.post("/admin/reload", headers={"Authorization": "Bearer test-token"})
+    assert reload.status_code == 409
+    assert "corrupt" in reload.json()["detail"]
+    response = client.post("/predict", json={"features": record})
+    assert response.status_code == 200
+    assert response.json()["model_version"] == "v1"
+    assert 'model_reloads_total{outcome="failed"}' in client.get("/metrics").text

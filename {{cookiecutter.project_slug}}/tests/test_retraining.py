@@ -1,0 +1,52 @@
+"""The champion/challenger gate and its audit trail."""
+
+from {{ cookiecutter.package_name }} import audit
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC
+from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.monitoring.retraining import challenge
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
+
+
+def new_challenger(registry: ModelRegistry, settings: Settings) -> tuple[ModelMetadata, Split]:
+    dataset = load_dataset(settings)
+    split = split_dataset(dataset, settings)
+    trained = fit_model(dataset, split, settings)
+    return registry.register(trained.pipeline, trained.metadata, trained.reference), split
+
+
+def test_first_model_is_promoted(settings: Settings) -> None:
+    registry = ModelRegistry(settings.model_dir)
+    challenger, split = new_challenger(registry, settings)
+    decision = challenge(registry, challenger, split, 0.0, trigger="test")
+    assert decision.promoted
+    assert decision.reason == "there was no champion"
+    assert registry.champion() == challenger.version
+
+
+def test_an_equal_challenger_is_promoted(registry: ModelRegistry, settings: Settings) -> None:
+    challenger, split = new_challenger(registry, settings)
+    decision = challenge(registry, challenger, split, 0.0, trigger="drift report x")
+    assert decision.promoted
+    assert decision.champion == "v1"
+    assert decision.champion_score == decision.challenger_score
+    assert registry.champion() == "v2"
+    events = audit.read(registry.audit_log)
+    assert events[-1]["event"] == "retrain"
+    assert events[-1]["trigger"] == "drift report x"
+    assert events[-1]["promoted"] is True
+    assert events[-2]["event"] == "promote"
+
+
+def test_a_worse_challenger_is_rejected(registry: ModelRegistry, settings: Settings) -> None:
+    challenger, split = new_challenger(registry, settings)
+    champion_score = challenger.metrics[PRIMARY_METRIC]
+    worse = champion_score - 0.1 if HIGHER_IS_BETTER else champion_score + 10.0
+    handicapped = challenger.model_copy(update={"metrics": {PRIMARY_METRIC: worse}})
+    decision = challenge(registry, handicapped, split, 0.0, trigger="test")
+    assert not decision.promoted
+    assert "worse than" in decision.reason
+    assert registry.champion() == "v1"
+    assert audit.read(registry.audit_log)[-1]["promoted"] is False
