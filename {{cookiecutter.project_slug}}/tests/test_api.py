@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
@@ -175,12 +176,15 @@ def test_admin_reload_needs_the_token(client: TestClient) -> None:
     assert right.json() == {"model_version": "v1", "changed": False}
 
 
+@pytest.mark.parametrize("token", [None, ""], ids=["unset", "empty"])
 def test_admin_endpoints_are_off_without_a_token(
-    settings: Settings, registry: ModelRegistry
+    settings: Settings, registry: ModelRegistry, token: str | None
 ) -> None:
-    settings = settings.model_copy(update={"admin_token": None})
+    secret = None if token is None else SecretStr(token)
+    settings = settings.model_copy(update={"admin_token": secret})
     with TestClient(create_app(settings)) as client:
-        response = client.post("/admin/reload", headers={"Authorization": "Bearer x"})
+        assert client.post("/admin/reload").status_code == 403
+        response = client.post("/admin/reload", headers={"Authorization": "Bearer "})
         assert response.status_code == 403
 
 

@@ -47,7 +47,7 @@ def require_admin(
 ) -> None:
     """FastAPI dependency: the caller must send ``Authorization: Bearer $APP_ADMIN_TOKEN``."""
     token = state.settings.admin_token
-    if token is None:
+    if token is None or not token.get_secret_value():
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set APP_ADMIN_TOKEN"
         )
