@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.(\w+)\s*\}\}")
 NEEDS_DOCKER = re.compile(r"\bdocker\b|smoke-test")
+NEEDS_NETWORK = re.compile(r"pip-audit")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def _skip_reason(step: dict[str, Any], command: str) -> str | None:
         return "uses GitHub expressions"
     if NEEDS_DOCKER.search(command):
         return "needs a Docker engine"
+    if NEEDS_NETWORK.search(command):
+        return "needs the vulnerability database online"
     return None
 
 

