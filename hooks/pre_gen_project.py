@@ -22,12 +22,10 @@ ANSWERS = {
     "kubernetes": {{ cookiecutter.kubernetes | tojson }},
 }
 
-SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
-DATASETS_BY_TASK = {
-    "classification": ("breast_cancer", "wine", "iris", "csv"),
-    "regression": ("diabetes", "csv"),
-}
-LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+OPTIONS = {{ cookiecutter._options | tojson }}
+SUPPORTED_PYTHON = OPTIONS["python_version"]
+DATASETS_BY_TASK = OPTIONS["dataset"]
+LICENSES = OPTIONS["license"]
 # Importable names the generated project depends on; a package with one of these
 # names would shadow the real library.
 TAKEN_PACKAGE_NAMES = {
@@ -35,6 +33,8 @@ TAKEN_PACKAGE_NAMES = {
     "prometheus_client", "psycopg", "pydantic", "pydantic_settings", "scipy",
     "sklearn", "sqlalchemy", "src", "test", "tests", "typer", "uvicorn",
 }
+# Kubernetes object names are at most 52 characters for CronJobs: "<slug>-drift".
+MAX_KUBERNETES_SLUG = 46
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -63,6 +63,8 @@ def problems(answers: dict[str, str]) -> list[str]:
     package = answers["package_name"]
     if not PACKAGE_PATTERN.fullmatch(package) or keyword.iskeyword(package):
         suggestion = suggest_slug(package).replace("-", "_")
+        if keyword.iskeyword(suggestion):
+            suggestion += "_service"
         found.append(
             f"package_name {package!r} is not a valid Python package name: use lowercase "
             f"letters, digits and underscores, starting with a letter, e.g. "
@@ -106,8 +108,14 @@ def problems(answers: dict[str, str]) -> list[str]:
         found.append(
             f"license {answers['license']!r} is not offered: type one of " + ", ".join(LICENSES)
         )
-    if answers["kubernetes"] not in ("no", "yes"):
+    if answers["kubernetes"] not in OPTIONS["kubernetes"]:
         found.append(f"kubernetes {answers['kubernetes']!r} is not valid: type yes or no")
+    elif answers["kubernetes"] == "yes" and len(slug) > MAX_KUBERNETES_SLUG:
+        found.append(
+            f"project_slug {slug!r} has {len(slug)} characters: with kubernetes=yes use at most "
+            f"{MAX_KUBERNETES_SLUG} (Kubernetes names are limited), e.g. "
+            f"project_slug={slug[:MAX_KUBERNETES_SLUG].rstrip('-')}"
+        )
     return found
 
 

@@ -4,36 +4,33 @@ import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 TOOLS_DIR = TEMPLATE_DIR / ".tools"
-CHOICES: dict[str, list[str]] = {
-    key: value
-    for key, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
-    if isinstance(value, list)
-}
-DATASETS_BY_TASK = {
-    "classification": ["breast_cancer", "wine", "iris", "csv"],
-    "regression": ["diabetes", "csv"],
-}
+OPTIONS: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_options"]
+DATASETS_BY_TASK: dict[str, list[str]] = OPTIONS["dataset"]
 
 
 def all_combinations() -> list[dict[str, str]]:
     """Every valid combination of the template's choice options."""
     combinations = []
     for python, (task, dataset), license_, kubernetes in itertools.product(
-        CHOICES["python_version"],
+        OPTIONS["python_version"],
         [(task, dataset) for task, datasets in DATASETS_BY_TASK.items() for dataset in datasets],
-        CHOICES["license"],
-        CHOICES["kubernetes"],
+        OPTIONS["license"],
+        OPTIONS["kubernetes"],
     ):
         combinations.append(
             {
@@ -175,3 +172,50 @@ def copy_project(project: Path, destination: Path) -> Path:
     python = (project / ".venv" / "bin" / "python").resolve()
     run(["uv", "sync", "--all-extras", "--python", str(python)], cwd=target)
     return target
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """SQLAlchemy URL of a PostgreSQL server on 127.0.0.1 (.ci/run starts one).
+
+    Set TEST_POSTGRES_URL to a role that may create databases; without it the PostgreSQL
+    tests are skipped locally and fail in CI.
+    """
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        message = "TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL and sets it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def fresh_database(postgres_url: str, name: str) -> str:
+    """Create (or empty) database ``name`` on the test server; return its SQLAlchemy URL."""
+    libpq_url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
+    """Poll ``/ready`` until it answers 200; fail early if the server process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with status {process.returncode}"
+        try:
+            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{base_url} did not become ready within {timeout:.0f}s")

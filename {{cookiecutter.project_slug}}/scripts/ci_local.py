@@ -5,8 +5,9 @@ project root, with the job's environment. Steps that need GitHub (``uses:`` acti
 guarded by ``if:``) or a Docker engine are listed as skipped, with the reason. The replay
 stops at the first failing step and names its job and step.
 
-    uv run python scripts/ci_local.py           # replay (make ci)
-    uv run python scripts/ci_local.py --list    # show what would run, and what is skipped
+    uv run python scripts/ci_local.py              # replay (make ci)
+    uv run python scripts/ci_local.py --job lint   # replay one job (by id or name)
+    uv run python scripts/ci_local.py --list       # show what would run, and what is skipped
 """
 
 import argparse
@@ -32,6 +33,7 @@ NEEDS_NETWORK = re.compile(r"pip-audit")
 class Step:
     """One step of one job, and why it is skipped locally (None: it runs)."""
 
+    job_id: str
     job: str
     name: str
     command: str
@@ -47,12 +49,12 @@ def load_steps(workflow: Path) -> list[Step]:
         matrix = job.get("strategy", {}).get("matrix", {})
         job_name = _first_of_matrix(str(job.get("name", job_id)), matrix)
         env = {key: str(value) for key, value in job.get("env", {}).items()}
-        if job.get("services"):  # service containers need Docker: keep the local environment
-            env = {key: value for key, value in env.items() if key in os.environ}
+        if job.get("services"):  # service containers need Docker: use this machine's services
+            env = {}
         for index, step in enumerate(job["steps"]):
             name = str(step.get("name") or step.get("uses") or f"step {index + 1}")
             command = _first_of_matrix(step.get("run", ""), matrix)
-            steps.append(Step(job_name, name, command, env, _skip_reason(step, command)))
+            steps.append(Step(job_id, job_name, name, command, env, _skip_reason(step, command)))
     return steps
 
 
@@ -104,9 +106,14 @@ def main() -> None:
     """Parse the arguments and replay (or list) the workflow."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="only list the steps")
+    parser.add_argument("--job", action="append", help="only this job (id or name); repeatable")
     parser.add_argument("--workflow", type=Path, default=WORKFLOW)
     arguments = parser.parse_args()
     steps = load_steps(arguments.workflow)
+    if arguments.job:
+        steps = [step for step in steps if {step.job_id, step.job} & set(arguments.job)]
+        if not steps:
+            sys.exit(f"no job named {', '.join(arguments.job)} in {arguments.workflow}")
     if arguments.list:
         for step in steps:
             print(f"[{step.job}] {step.name}: {step.skipped or step.command.strip()}")

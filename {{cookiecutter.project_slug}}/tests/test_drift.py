@@ -86,8 +86,12 @@ def test_a_corrupt_reference_is_refused(
     model = registry.load_champion()
     reference = registry.reference(model.version).drop(columns=[PREDICTION_COLUMN])
     current = traffic(model, features, 100)
-    with pytest.raises(MonitoringError, match="reference of model v1 is corrupt"):
+    with pytest.raises(MonitoringError, match="reference of model v1 is corrupt: no column"):
         detect_drift(reference, current, model.metadata, settings, WINDOW)
+    holes = registry.reference(model.version)
+    holes.iloc[0, 0] = float("nan")
+    with pytest.raises(MonitoringError, match="corrupt: missing values"):
+        detect_drift(holes, current, model.metadata, settings, WINDOW)
 
 
 def test_reports_are_complete_files(

@@ -89,9 +89,7 @@ def load_csv(path: Path, target_column: str) -> Dataset:
 {%- else %}
     numeric_target = pd.to_numeric(target, errors="coerce")
     if numeric_target.isna().any():
-        raise DataError(
-            f"{path}: target column {target_column!r} must be numeric for regression"
-        )
+        raise DataError(f"{path}: target column {target_column!r} must be numeric for regression")
     target = numeric_target.astype("float64")
 {%- endif %}
     return _validated(frame, target, source=str(path))

@@ -125,6 +125,8 @@ def detect_drift(
         raise MonitoringError(
             f"reference of model {model.version} is corrupt: no column(s) {', '.join(missing)}"
         )
+    if reference[[*names, PREDICTION_COLUMN]].isna().any().any():
+        raise MonitoringError(f"reference of model {model.version} is corrupt: missing values")
     if not current.empty:  # an empty window has no columns to check
         current = current_features(current, model, window.source)
     summary = DriftSummary(

@@ -1,0 +1,52 @@
+"""Milestone 3: the generated CI workflow, replayed locally, is green on a fresh project and
+turns red at the right step for each kind of deliberate break.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import copy_project, run
+
+BREAKS = [
+    ("lint", "[lint] Lint"),
+    ("types", "[typecheck] Type-check"),
+    ("tests", "[test (3.11)] Test"),
+]
+
+
+def test_ci_replay_lists_the_workflow_steps(default_project: Path) -> None:
+    listing = run(["uv", "run", "python", "scripts/ci_local.py", "--list"], cwd=default_project)
+    for step in ("[lint] Lint: make lint", "[typecheck] Type-check: make typecheck",
+                 "[test (3.11)] Test: make test", "[security] Static analysis: make security"):
+        assert step in listing.stdout
+    assert "[image] Build the API image: needs a Docker engine" in listing.stdout
+
+
+def test_ci_replay_is_green_on_a_fresh_project(
+    default_project: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    project = copy_project(default_project, tmp_path)
+    result = run(["make", "ci"], cwd=project, env={"TEST_POSTGRES_URL": postgres_url})
+    assert "CI replay passed" in result.stdout
+    for step in ("[lint] Lint", "[typecheck] Type-check", "[test (3.11)] Test",
+                 "[security] Static analysis"):
+        assert f"PASS {step}" in result.stdout
+
+
+@pytest.mark.parametrize(("kind", "failing_step"), BREAKS, ids=[kind for kind, _ in BREAKS])
+def test_each_deliberate_break_fails_ci_at_its_step(
+    default_project: Path, tmp_path: Path, kind: str, failing_step: str
+) -> None:
+    project = copy_project(default_project, tmp_path)
+    run(["make", "break-ci", f"KIND={kind}"], cwd=project)
+
+    result = run(["make", "ci"], cwd=project, check=False)
+    assert result.returncode != 0
+    assert f"FAIL {failing_step}" in result.stdout, result.stdout[-3000:]
+    assert result.stdout.count("FAIL ") == 1
+    steps_before = result.stdout.split(f"FAIL {failing_step}")[0]
+    assert "FAIL" not in steps_before
+
+    run(["make", "break-ci", "KIND=restore"], cwd=project)
+    assert not list(project.rglob("*ci_exercise.py"))

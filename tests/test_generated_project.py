@@ -1,0 +1,65 @@
+"""Milestone 1 on real generated projects: install, `make check`, train, evaluate, predict.
+
+Rendering and static checks cover every option combination (test_render.py); this installs
+a representative subset that still covers every python version, task, dataset, license and
+the Kubernetes option, and runs each project's own checks: ruff, mypy --strict and pytest
+(with its prediction-log tests against a real PostgreSQL database).
+"""
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import combination_id, fresh_database, run
+
+FULL_RUNS: list[dict[str, str]] = [
+    {},
+    {"python_version": "3.12", "dataset": "wine", "license": "Apache-2.0", "kubernetes": "yes"},
+    {"python_version": "3.13", "dataset": "iris", "license": "BSD-3-Clause"},
+    {"task": "regression", "dataset": "diabetes", "license": "Proprietary", "kubernetes": "yes"},
+    {
+        "python_version": "3.12",
+        "task": "regression",
+        "dataset": "csv",
+        "csv_target_column": "disease progression",
+    },
+    {"python_version": "3.13", "dataset": "csv", "csv_target_column": "diagnosis", "kubernetes": "yes"},
+]
+
+
+@pytest.mark.parametrize("answers", FULL_RUNS, ids=lambda answers: combination_id(answers))
+def test_make_check_train_evaluate_predict(
+    installed_projects: Callable[..., Path], postgres_url: str, answers: dict[str, str]
+) -> None:
+    started = time.perf_counter()
+    project = installed_projects(**answers)
+    database = fresh_database(postgres_url, "project_" + re.sub(r"\W", "_", combination_id(answers)))
+
+    check = run(["make", "check"], cwd=project, env={"TEST_POSTGRES_URL": database})
+    assert "Success: no issues found" in check.stdout
+    summary = [line for line in check.stdout.splitlines() if re.search(r"\d+ passed", line)][-1]
+    assert "failed" not in summary and "skipped" not in summary, summary
+    print(f"\n{combination_id(answers)}: generate + install + make check: "
+          f"{time.perf_counter() - started:.0f}s")
+
+    train = run(["make", "train"], cwd=project)
+    assert "v1 is the champion" in train.stdout
+    version_dir = project / "models" / "v1"
+    assert {p.name for p in version_dir.iterdir()} == {"model.joblib", "metadata.json", "reference.csv"}
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    assert metadata["version"] == "v1" and len(metadata["sha256"]) == 64
+    assert metadata["task"] == answers.get("task", "classification")
+
+    evaluate = run(["make", "evaluate"], cwd=project)
+    assert metadata["primary_metric"] in evaluate.stdout
+
+    predict = run(["make", "predict"], cwd=project)
+    predictions = [json.loads(line) for line in predict.stdout.splitlines() if line.startswith("{")]
+    assert len(predictions) == 5
+    assert all("prediction" in p for p in predictions)
+    if metadata["task"] == "classification":
+        assert {p["prediction"] for p in predictions} <= set(metadata["classes"])

@@ -1,0 +1,94 @@
+"""The learner's path: every milestone's pass test passes on a fresh generated project, and
+breaking one part makes that milestone fail, with its reason, and leaves the others passing.
+
+Milestone 3 replays CI on the last commit (as GitHub does), so the project is committed first.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import copy_project, run
+
+GIT = ["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com"]
+
+
+@pytest.fixture
+def committed(default_project: Path, tmp_path: Path) -> Path:
+    """A copy of the default project in a git repository with one commit."""
+    project = copy_project(default_project, tmp_path)
+    run([*GIT, "init", "-q", "-b", "main"], cwd=project)
+    run([*GIT, "add", "-A"], cwd=project)
+    run([*GIT, "commit", "-q", "-m", "Generated from mle-starter"], cwd=project)
+    return project
+
+
+def milestones(project: Path, *numbers: int) -> tuple[dict[int, str], str]:
+    """Run `make milestones` (or the given ones); return {number: PASS|FAIL} and the output."""
+    result = run(
+        ["uv", "run", "python", "scripts/milestones.py", *map(str, numbers)],
+        cwd=project,
+        env={"PYTEST_ADDOPTS": "-p no:cacheprovider"},
+        check=False,
+    )
+    verdicts = {int(n): v for n, v in re.findall(r"^Milestone (\d): (PASS|FAIL)$", result.stdout,
+                                                  re.MULTILINE)}
+    assert (result.returncode == 0) == all(v == "PASS" for v in verdicts.values()), result.stdout
+    return verdicts, result.stdout
+
+
+def failure_reason(output: str, milestone: int) -> str:
+    """The FAIL line printed under a milestone."""
+    section = output.split(f"Milestone {milestone}: ")[1]
+    return next(line for line in section.splitlines() if line.strip().startswith("FAIL"))
+
+
+def break_serving(project: Path) -> None:
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace('CMD ["serve"]', 'CMD ["serv"]'))
+
+
+def break_design(project: Path) -> None:
+    doc = project / "docs" / "architecture.md"
+    doc.write_text(doc.read_text().replace("/predict/batch", "/predict/bulk"))
+
+
+def break_monitoring(project: Path) -> None:
+    (project / ".env").write_text("APP_DRIFT_MIN_ROWS=1000000\n")
+
+
+def break_code(project: Path) -> None:
+    run(["make", "break-ci", "KIND=types"], cwd=project)
+
+
+def break_ci(project: Path) -> None:
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    workflow.write_text(workflow.read_text().replace("run: make lint", "run: make lnt"))
+
+
+def test_every_milestone_passes_on_a_fresh_project(committed: Path) -> None:
+    verdicts, output = milestones(committed)
+    assert verdicts == dict.fromkeys(range(1, 6), "PASS"), output
+    assert "FAIL" not in output
+
+
+def test_broken_serving_design_and_monitoring_fail_only_their_milestones(committed: Path) -> None:
+    break_serving(committed)
+    break_design(committed)
+    break_monitoring(committed)
+    verdicts, output = milestones(committed)
+    assert verdicts == {1: "PASS", 2: "FAIL", 3: "PASS", 4: "FAIL", 5: "FAIL"}, output
+    assert "No such command 'serv'" in failure_reason(output, 2)
+    assert "/predict/bulk" in failure_reason(output, 4)
+    assert "monitor exited 4, expected 0" in failure_reason(output, 5)
+
+
+def test_broken_code_and_ci_fail_only_their_milestones(committed: Path) -> None:
+    break_code(committed)
+    break_ci(committed)
+    verdicts, output = milestones(committed)
+    assert verdicts == {1: "FAIL", 2: "PASS", 3: "FAIL", 4: "PASS", 5: "PASS"}, output
+    assert "types (mypy --strict)" in failure_reason(output, 1)
+    assert "ci_exercise.py" in failure_reason(output, 1)
+    assert "ci.yml job 'lint' does not run `make lint`" in failure_reason(output, 3)

@@ -1,0 +1,407 @@
+"""The pass test of each milestone: `make milestone-N`, or `make milestones` for all five.
+
+Every check prints PASS or FAIL with its reason; the exit status is 1 if any check fails.
+Checks work on copies and temporary folders: your models, reports and logs are untouched.
+
+    uv run python scripts/milestones.py 1 2     # milestones 1 and 2
+    uv run python scripts/milestones.py         # all five
+"""
+
+import atexit
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_NAME = "{{ cookiecutter.project_slug }}"
+CLI = str(Path(sys.executable).with_name(CLI_NAME))
+
+
+class CheckFailedError(Exception):
+    """A check failed; the message is the reason shown to the learner."""
+
+
+Check = tuple[str, Callable[[], None]]
+
+
+def sh(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    """Run a command; return its output, or fail with the last lines of its output."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        detail = " | ".join(output[-3:]) or "no output"
+        raise CheckFailedError(f"`{shlex.join(command)}` exited {result.returncode}: {detail}")
+    return result.stdout
+
+
+def succeeds(*command: str) -> Callable[[], None]:
+    """A check that passes when ``command`` exits 0."""
+
+    def check() -> None:
+        sh(list(command))
+
+    return check
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder, removed when the script ends."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def isolated_env(folder: Path) -> dict[str, str]:
+    """Settings that keep models, reports and the prediction log inside ``folder``."""
+    return {
+        "APP_MODEL_DIR": str(folder / "models"),
+        "APP_REPORTS_DIR": str(folder / "reports"),
+        "APP_DATABASE_URL": f"sqlite:///{folder / 'predictions.db'}",
+        "APP_HOST": "127.0.0.1",
+        "APP_PORT": str(free_port()),
+        "APP_LOG_FLUSH_SECONDS": "0.1",
+    }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """Start the API with ``command``; yield its URL once /ready answers; stop it by PID."""
+    url = f"http://127.0.0.1:{env['APP_PORT']}"
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+                raise CheckFailedError(f"the server exited: {' | '.join(error[-2:])}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:  # noqa: PLR2004
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise CheckFailedError(f"{url}/ready did not answer 200 within 90s")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def post_example(url: str) -> dict[str, object]:
+    """POST examples/request.json to /predict and return the response body."""
+    request = json.loads((ROOT / "examples" / "request.json").read_text(encoding="utf-8"))
+    response = httpx.post(f"{url}/predict", json=request, timeout=10)
+    if response.status_code != 200:  # noqa: PLR2004
+        raise CheckFailedError(f"POST /predict answered {response.status_code}: {response.text}")
+    body: dict[str, object] = response.json()
+    return body
+
+
+# Milestone 1: production code -------------------------------------------------------------
+
+
+def milestone_1() -> list[Check]:
+    """A fresh install passes lint, types and tests, and the CLI trains and predicts."""
+
+    def train_and_predict() -> None:
+        env = isolated_env(scratch_folder("milestone-1-"))
+        sh([CLI, "train"], env=env)
+        output = sh([CLI, "predict", "examples/records.csv"], env=env)
+        lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        if not lines or not all("prediction" in line for line in lines):
+            raise CheckFailedError(f"predict printed no predictions: {output[:200]}")
+
+    return [
+        ("install from uv.lock", succeeds("uv", "sync", "--locked", "--all-extras")),
+        ("lint and format (ruff)", succeeds("make", "lint")),
+        ("types (mypy --strict)", succeeds("make", "typecheck")),
+        ("tests and coverage (pytest)", succeeds("make", "test")),
+        ("train, then predict examples/records.csv", train_and_predict),
+    ]
+
+
+# Milestone 2: containers and serving ------------------------------------------------------
+
+
+def image_command() -> list[str]:
+    """ENTRYPOINT + CMD of the Dockerfile's runtime stage."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    found = {
+        match.group(1): json.loads(match.group(2))
+        for match in re.finditer(r"^(ENTRYPOINT|CMD) (\[.*\])$", text, re.MULTILINE)
+    }
+    if "ENTRYPOINT" not in found or "CMD" not in found:
+        raise CheckFailedError("the Dockerfile needs an exec-form ENTRYPOINT and CMD")
+    return [*found["ENTRYPOINT"], *found["CMD"]]
+
+
+def docker_engine() -> bool:
+    """Whether a Docker engine answers here."""
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def milestone_2() -> list[Check]:
+    """The server starts and answers /ready and /predict: in Docker, or with the same command."""
+    if docker_engine():
+        return [
+            ("build the API image", succeeds("make", "docker-build-api")),
+            ("the image answers /ready and /predict", succeeds("make", "smoke-test")),
+        ]
+
+    def serve_like_the_image() -> None:
+        command = image_command()
+        print(f"       no Docker engine: running the image's command `{shlex.join(command)}`")
+        workdir = scratch_folder("milestone-2-")
+        env = isolated_env(workdir)
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+        sh([CLI, "train"], env=env)
+        with running_server(command, env, cwd=workdir) as url:
+            body = post_example(url)
+            if body.get("model_version") != "v1":
+                raise CheckFailedError(f"unexpected /predict answer: {body}")
+
+    def compose_services() -> None:
+        services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+        missing = {"postgres", "train", "api", "monitor"} - set(services)
+        if missing:
+            raise CheckFailedError(f"compose.yaml lacks service(s): {', '.join(sorted(missing))}")
+
+    return [
+        ("the image's command serves /ready and /predict", serve_like_the_image),
+        ("compose.yaml runs postgres, train, api and monitor", compose_services),
+    ]
+
+
+# Milestone 3: CI/CD -------------------------------------------------------------------------
+
+EXPECTED_JOB_STEPS = {"lint": "make lint", "typecheck": "make typecheck", "test": "make test"}
+BREAKS = {"lint": ("lint", "Lint"), "types": ("typecheck", "Type-check"), "tests": ("test", "Test")}
+
+
+def milestone_3() -> list[Check]:
+    """CI runs milestone 1's checks; replayed on your last commit it is green; breaks turn it red.
+
+    The replay uses the last commit, as GitHub does when you push: commit your work first.
+    """
+    scratch = scratch_folder("milestone-3-")
+
+    def workflow_runs_the_checks() -> None:
+        workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+        triggers = workflow.get(True, workflow.get("on", {}))  # YAML reads `on:` as True
+        if not {"push", "pull_request"} <= set(triggers):
+            raise CheckFailedError("ci.yml must run on push and pull_request")
+        for job, command in EXPECTED_JOB_STEPS.items():
+            runs = [step.get("run", "") for step in workflow["jobs"].get(job, {}).get("steps", [])]
+            if command not in runs:
+                raise CheckFailedError(f"ci.yml job {job!r} does not run `{command}`")
+
+    def checkout_last_commit() -> None:
+        sh(["git", "rev-parse", "--verify", "HEAD"])
+        archive = subprocess.run(
+            ["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive.stdout, check=True)
+        sh(["uv", "sync", "--locked", "--all-extras"], cwd=scratch)
+
+    def replay(*jobs: str) -> str:
+        command = ["uv", "run", "python", "scripts/ci_local.py"]
+        for job in jobs:
+            command += ["--job", job]
+        result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, check=False)
+        return result.stdout
+
+    def replay_is_green() -> None:
+        output = replay()
+        failed = re.search(r"CI replay failed at job .*", output)
+        if failed or "CI replay passed" not in output:
+            raise CheckFailedError(failed.group(0) if failed else output[-300:])
+
+    def break_turns_red(kind: str) -> Callable[[], None]:
+        job, step = BREAKS[kind]
+
+        def check() -> None:
+            sh(["uv", "run", "python", "scripts/break_ci.py", kind], cwd=scratch)
+            try:
+                output = replay(job)
+            finally:
+                sh(["uv", "run", "python", "scripts/break_ci.py", "restore"], cwd=scratch)
+            if not re.search(rf"FAIL \[{job}[^\]]*\] {step} ", output):
+                tail = output[-300:]
+                raise CheckFailedError(f"the {kind} break did not fail step {step!r}: {tail}")
+
+        return check
+
+    return [
+        ("ci.yml runs lint, typecheck and test on push and pull_request", workflow_runs_the_checks),
+        ("check out the last commit (git)", checkout_last_commit),
+        ("CI replays green on the last commit", replay_is_green),
+        *[(f"make break-ci KIND={kind} turns CI red", break_turns_red(kind)) for kind in BREAKS],
+    ]
+
+
+# Milestone 4: system design ---------------------------------------------------------------
+
+
+def milestone_4() -> list[Check]:
+    """The architecture document exists, draws the flow, and names only real things."""
+
+    def has_diagram() -> None:
+        path = ROOT / "docs" / "architecture.md"
+        if not path.is_file():
+            raise CheckFailedError("docs/architecture.md is missing")
+        if "```mermaid" not in path.read_text(encoding="utf-8"):
+            raise CheckFailedError("docs/architecture.md has no Mermaid diagram")
+
+    return [
+        ("docs/architecture.md has a Mermaid data-flow diagram", has_diagram),
+        ("every name in the docs exists in the code", succeeds("make", "docs-check")),
+    ]
+
+
+# Milestone 5: drift monitoring and incident response -------------------------------------
+
+
+def milestone_5() -> list[Check]:
+    """The drift loop works on simulated traffic, and the runbook's commands exist."""
+    folder = scratch_folder("milestone-5-")
+    env = isolated_env(folder)
+
+    def drift_loop() -> None:
+        sh([CLI, "train"], env=env)
+        with running_server([CLI, "serve"], env, cwd=ROOT) as url:
+            features = [
+                f["name"] for f in httpx.get(f"{url}/model").json()["feature_schema"]["features"]
+            ]
+            traffic = [
+                CLI,
+                "simulate-traffic",
+                "--url",
+                url,
+                "--records",
+                "600",
+                "--batch-size",
+                "50",
+            ]
+            monitor = [CLI, "monitor", "--hours", "1", "--max-rows", "600"]
+            sh(traffic, env=env)
+            calm = run_monitor(monitor, env)
+            if calm != 0:
+                raise CheckFailedError(f"calm traffic: monitor exited {calm}, expected 0")
+            shifted = features[: math.ceil(len(features) * 0.4)]
+            shifts = [arg for name in shifted for arg in ("--shift", f"{name}=3")]
+            sh([*traffic, "--seed", "1", *shifts], env=env)
+            drift = run_monitor([*monitor, "--retrain"], env)
+            if drift != 3:  # noqa: PLR2004 - the documented exit code for drift
+                raise CheckFailedError(f"shifted traffic: monitor exited {drift}, expected 3")
+        audit = (folder / "models" / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+        if json.loads(audit[-1])["event"] != "retrain":
+            raise CheckFailedError("no retraining decision in the audit log after drift")
+
+    def runbook_commands_exist() -> None:
+        path = ROOT / "docs" / "runbook.md"
+        if not path.is_file():
+            raise CheckFailedError("docs/runbook.md is missing")
+        runbook = path.read_text(encoding="utf-8")
+        commands = set(re.findall(rf"`?{re.escape(CLI_NAME)} ((?:models )?[a-z][a-z-]*)", runbook))
+        if not commands:
+            raise CheckFailedError(f"docs/runbook.md mentions no `{CLI_NAME}` command")
+        for command in sorted(commands):
+            sh([CLI, *command.split(), "--help"])
+
+    return [
+        ("calm traffic: no drift; shifted traffic: drift, then the retraining gate", drift_loop),
+        ("every command in docs/runbook.md exists", runbook_commands_exist),
+    ]
+
+
+def run_monitor(command: list[str], env: dict[str, str]) -> int:
+    """Run the drift job and return its exit status (0, 3 and 4 are verdicts, not errors)."""
+    result = subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if result.returncode not in {0, 3, 4}:
+        raise CheckFailedError(f"monitor failed: {result.stderr.strip()}")
+    return result.returncode
+
+
+MILESTONES: dict[int, tuple[str, Callable[[], list[Check]]]] = {
+    1: ("production code", milestone_1),
+    2: ("containers and serving", milestone_2),
+    3: ("CI/CD", milestone_3),
+    4: ("system design", milestone_4),
+    5: ("drift monitoring and incident response", milestone_5),
+}
+
+
+def run_milestone(number: int) -> bool:
+    """Run one milestone's checks in order (stopping at the first failure); True if all pass."""
+    title, checks = MILESTONES[number]
+    print(f"Milestone {number}: {title}", flush=True)
+    for name, check in checks():
+        started = time.perf_counter()
+        try:
+            check()
+        except CheckFailedError as failure:
+            print(f"  FAIL {name}: {failure}", flush=True)
+            print(f"Milestone {number}: FAIL", flush=True)
+            return False
+        print(f"  PASS {name} ({time.perf_counter() - started:.1f}s)", flush=True)
+    print(f"Milestone {number}: PASS", flush=True)
+    return True
+
+
+def main() -> None:
+    """Run the milestones named on the command line (default: all)."""
+    numbers = [int(arg) for arg in sys.argv[1:]] or sorted(MILESTONES)
+    unknown = [n for n in numbers if n not in MILESTONES]
+    if unknown:
+        sys.exit(f"no milestone {unknown[0]}: choose from 1 to 5")
+    results = {number: run_milestone(number) for number in numbers}
+    print(" ".join(f"{n}:{'PASS' if ok else 'FAIL'}" for n, ok in results.items()))
+    sys.exit(0 if all(results.values()) else 1)
+
+
+if __name__ == "__main__":
+    main()
