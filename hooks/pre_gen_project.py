@@ -33,6 +33,8 @@ TAKEN_PACKAGE_NAMES = {
     "prometheus_client", "psycopg", "pydantic", "pydantic_settings", "scipy",
     "sklearn", "sqlalchemy", "src", "test", "tests", "typer", "uvicorn",
 }
+# Longer names push generated lines past ruff's limit (tests render names this long).
+MAX_NAME = 40
 # Kubernetes object names are at most 52 characters for CronJobs: "<slug>-drift".
 MAX_KUBERNETES_SLUG = 46
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -60,6 +62,11 @@ def problems(answers: dict[str, str]) -> list[str]:
             f"project_slug {slug!r} is not valid: use lowercase letters, digits and single "
             f"hyphens, starting with a letter, e.g. project_slug={suggest_slug(slug)}"
         )
+    elif len(slug) > MAX_NAME:
+        found.append(
+            f"project_slug {slug!r} has {len(slug)} characters: use at most {MAX_NAME}, e.g. "
+            f"project_slug={slug[:MAX_NAME].rstrip('-')}"
+        )
     package = answers["package_name"]
     if not PACKAGE_PATTERN.fullmatch(package) or keyword.iskeyword(package):
         suggestion = suggest_slug(package).replace("-", "_")
@@ -69,6 +76,11 @@ def problems(answers: dict[str, str]) -> list[str]:
             f"package_name {package!r} is not a valid Python package name: use lowercase "
             f"letters, digits and underscores, starting with a letter, e.g. "
             f"package_name={suggestion}"
+        )
+    elif len(package) > MAX_NAME:
+        found.append(
+            f"package_name {package!r} has {len(package)} characters: use at most {MAX_NAME}, "
+            f"e.g. package_name={package[:MAX_NAME].rstrip('_')}"
         )
     elif package in TAKEN_PACKAGE_NAMES or package in sys.stdlib_module_names:
         found.append(

@@ -112,11 +112,17 @@ def python_for(version: str) -> str:
     """Path of a Python ``version`` interpreter on this machine (pyenv's included)."""
     candidates = [shutil.which(f"python{version}")]
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))]
+    candidates += [
+        str(p) for p in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))
+    ]
     for candidate in candidates:
-        if candidate and subprocess.run(
-            [candidate, "--version"], capture_output=True, check=False
-        ).returncode == 0:
+        if (
+            candidate
+            and subprocess.run(
+                [candidate, "--version"], capture_output=True, check=False
+            ).returncode
+            == 0
+        ):
             return candidate
     pytest.fail(f"no Python {version} interpreter found (install it or add it to PATH)")
 

@@ -17,8 +17,12 @@ BREAKS = [
 
 def test_ci_replay_lists_the_workflow_steps(default_project: Path) -> None:
     listing = run(["uv", "run", "python", "scripts/ci_local.py", "--list"], cwd=default_project)
-    for step in ("[lint] Lint: make lint", "[typecheck] Type-check: make typecheck",
-                 "[test (3.11)] Test: make test", "[security] Static analysis: make security"):
+    for step in (
+        "[lint] Lint: make lint",
+        "[typecheck] Type-check: make typecheck",
+        "[test (3.11)] Test: make test",
+        "[security] Static analysis: make security",
+    ):
         assert step in listing.stdout
     assert "[image] Build the API image: needs a Docker engine" in listing.stdout
 
@@ -29,8 +33,12 @@ def test_ci_replay_is_green_on_a_fresh_project(
     project = copy_project(default_project, tmp_path)
     result = run(["make", "ci"], cwd=project, env={"TEST_POSTGRES_URL": postgres_url})
     assert "CI replay passed" in result.stdout
-    for step in ("[lint] Lint", "[typecheck] Type-check", "[test (3.11)] Test",
-                 "[security] Static analysis"):
+    for step in (
+        "[lint] Lint",
+        "[typecheck] Type-check",
+        "[test (3.11)] Test",
+        "[security] Static analysis",
+    ):
         assert f"PASS {step}" in result.stdout
 
 
@@ -41,7 +49,8 @@ def test_each_deliberate_break_fails_ci_at_its_step(
     project = copy_project(default_project, tmp_path)
     run(["make", "break-ci", f"KIND={kind}"], cwd=project)
 
-    result = run(["make", "ci"], cwd=project, check=False)
+    # -x: pytest stops at the first failing test; the step fails the same way, sooner.
+    result = run(["make", "ci"], cwd=project, env={"PYTEST_ADDOPTS": "-x"}, check=False)
     assert result.returncode != 0
     assert f"FAIL {failing_step}" in result.stdout, result.stdout[-3000:]
     assert result.stdout.count("FAIL ") == 1

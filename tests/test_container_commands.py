@@ -157,12 +157,17 @@ def test_image_command_serves_from_the_installed_wheel(
     assert response.json()["model_version"] == "v1"
 
 
-def test_api_image_has_no_drift_dependencies(
-    image: Image, api_venv: Path, workdir: Path
-) -> None:
+def test_api_image_has_no_drift_dependencies(image: Image, api_venv: Path, workdir: Path) -> None:
     env = container_env(image, api_venv)
-    assert run([str(api_venv / "bin" / "python"), "-c", "import evidently"], cwd=workdir,
-               env=env, check=False).returncode != 0
+    assert (
+        run(
+            [str(api_venv / "bin" / "python"), "-c", "import evidently"],
+            cwd=workdir,
+            env=env,
+            check=False,
+        ).returncode
+        != 0
+    )
     monitor = run([*image.entrypoint, "monitor"], cwd=workdir, env=env, check=False)
     assert monitor.returncode == 1
     assert "the monitor needs the monitoring extra" in monitor.stderr

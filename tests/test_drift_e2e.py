@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import fresh_database, free_port, run, wait_until_ready
+from .conftest import free_port, fresh_database, run, wait_until_ready
 
 
 @dataclass
@@ -33,8 +33,12 @@ class Deployment:
         return f"http://127.0.0.1:{self.env['APP_PORT']}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run([str(self.project / ".venv" / "bin" / self.project.name), *args],
-                   cwd=self.root, env=self.env, check=check)
+        return run(
+            [str(self.project / ".venv" / "bin" / self.project.name), *args],
+            cwd=self.root,
+            env=self.env,
+            check=check,
+        )
 
     def serve(self) -> subprocess.Popen[str]:
         command = [str(self.project / ".venv" / "bin" / self.project.name), "serve"]
@@ -77,6 +81,30 @@ def live(
         server.wait(timeout=30)
 
 
+def new_labelled_data(target: Deployment) -> dict[str, str]:
+    """Settings pointing the data source at a CSV: the training data plus 50 new rows.
+
+    Retraining on unchanged data is skipped (it would reproduce the champion), so the test
+    refreshes the data, as a team does when new labelled examples arrive.
+    """
+    path = target.root / "refreshed.csv"
+    package = target.project.name.replace("-", "_")
+    script = (
+        f"import sys, pandas as pd\n"
+        f"from {package}.config import Settings\n"
+        f"from {package}.data import load_dataset\n"
+        f"data = load_dataset(Settings())\n"
+        f"table = data.features.assign(target=data.target)\n"
+        f"pd.concat([table, table.sample(50, random_state=1)]).to_csv(sys.argv[1], index=False)\n"
+    )
+    run(
+        [str(target.project / ".venv" / "bin" / "python"), "-c", script, str(path)],
+        cwd=target.root,
+        env=target.env,
+    )
+    return {"APP_DATASET": "csv", "APP_DATA_PATH": str(path), "APP_TARGET_COLUMN": "target"}
+
+
 class StructureCheck(HTMLParser):
     """Collects the tags of a document, to check the report is a complete page."""
 
@@ -89,7 +117,9 @@ class StructureCheck(HTMLParser):
 
 
 def test_drift_loop(live: Deployment) -> None:
-    feature_names = [f["name"] for f in httpx.get(f"{live.url}/model").json()["feature_schema"]["features"]]
+    feature_names = [
+        f["name"] for f in httpx.get(f"{live.url}/model").json()["feature_schema"]["features"]
+    ]
     shifted = feature_names[:2]
 
     live.cli("simulate-traffic", "--url", live.url, "--records", "1000", "--batch-size", "50")
@@ -98,9 +128,20 @@ def test_drift_loop(live: Deployment) -> None:
     assert calm.stdout.startswith(f"no drift: 0 of {len(feature_names)} features drifted")
 
     shifts = [arg for name in shifted for arg in ("--shift", f"{name}=3")]
-    live.cli("simulate-traffic", "--url", live.url, "--records", "1000", "--batch-size", "50",
-             "--seed", "7", *shifts)
+    live.cli(
+        "simulate-traffic",
+        "--url",
+        live.url,
+        "--records",
+        "1000",
+        "--batch-size",
+        "50",
+        "--seed",
+        "7",
+        *shifts,
+    )
     live.env["APP_DRIFT_SHARE_THRESHOLD"] = "0.05"
+    live.env.update(new_labelled_data(live))
     drifted = live.cli("monitor", "--hours", "1", "--max-rows", "1000", "--retrain", check=False)
     assert drifted.returncode == 3, drifted.stdout + drifted.stderr
 
@@ -110,7 +151,9 @@ def test_drift_loop(live: Deployment) -> None:
     assert summary["current_rows"] == 1000
     assert {f["column"] for f in summary["features"] if f["drifted"]} == set(shifted)
 
-    audit = [json.loads(line) for line in (live.root / "models" / "audit.jsonl").read_text().splitlines()]
+    audit = [
+        json.loads(line) for line in (live.root / "models" / "audit.jsonl").read_text().splitlines()
+    ]
     decision = audit[-1]
     assert decision["event"] == "retrain"
     assert decision["trigger"] == f"drift report {summary['report_html']}"

@@ -27,7 +27,12 @@ FULL_RUNS: list[dict[str, str]] = [
         "dataset": "csv",
         "csv_target_column": "disease progression",
     },
-    {"python_version": "3.13", "dataset": "csv", "csv_target_column": "diagnosis", "kubernetes": "yes"},
+    {
+        "python_version": "3.13",
+        "dataset": "csv",
+        "csv_target_column": "diagnosis",
+        "kubernetes": "yes",
+    },
 ]
 
 
@@ -37,19 +42,27 @@ def test_make_check_train_evaluate_predict(
 ) -> None:
     started = time.perf_counter()
     project = installed_projects(**answers)
-    database = fresh_database(postgres_url, "project_" + re.sub(r"\W", "_", combination_id(answers)))
+    database = fresh_database(
+        postgres_url, "project_" + re.sub(r"\W", "_", combination_id(answers))
+    )
 
     check = run(["make", "check"], cwd=project, env={"TEST_POSTGRES_URL": database})
     assert "Success: no issues found" in check.stdout
     summary = [line for line in check.stdout.splitlines() if re.search(r"\d+ passed", line)][-1]
     assert "failed" not in summary and "skipped" not in summary, summary
-    print(f"\n{combination_id(answers)}: generate + install + make check: "
-          f"{time.perf_counter() - started:.0f}s")
+    print(
+        f"\n{combination_id(answers)}: generate + install + make check: "
+        f"{time.perf_counter() - started:.0f}s"
+    )
 
     train = run(["make", "train"], cwd=project)
     assert "v1 is the champion" in train.stdout
     version_dir = project / "models" / "v1"
-    assert {p.name for p in version_dir.iterdir()} == {"model.joblib", "metadata.json", "reference.csv"}
+    assert {p.name for p in version_dir.iterdir()} == {
+        "model.joblib",
+        "metadata.json",
+        "reference.csv",
+    }
     metadata = json.loads((version_dir / "metadata.json").read_text())
     assert metadata["version"] == "v1" and len(metadata["sha256"]) == 64
     assert metadata["task"] == answers.get("task", "classification")

@@ -8,15 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TEMPLATE_DIR
+from .conftest import TEMPLATE_DIR, run, tool
 
 INVALID_ANSWERS = [
-    ({"project_slug": "My Project"}, "project_slug 'My Project' is not valid", "project_slug=my-project"),
+    (
+        {"project_slug": "My Project"},
+        "project_slug 'My Project' is not valid",
+        "project_slug=my-project",
+    ),
     ({"project_slug": "9lives"}, "project_slug '9lives' is not valid", "project_slug=lives"),
     ({"package_name": "my-package"}, "not a valid Python package name", "package_name=my_package"),
     ({"package_name": "class"}, "not a valid Python package name", "package_name=class_service"),
     ({"package_name": "json"}, "would shadow an existing module", "package_name=json_service"),
-    ({"package_name": "sklearn"}, "would shadow an existing module", "package_name=sklearn_service"),
+    (
+        {"package_name": "sklearn"},
+        "would shadow an existing module",
+        "package_name=sklearn_service",
+    ),
     ({"project_name": "   "}, "project_name is empty", 'type a name such as "Churn Predictor"'),
     ({"author_email": "not-an-email"}, "is not an email address", "you@example.com"),
     ({"github_owner": "-bad-"}, "is not a GitHub user", "github_owner=your-github-user"),
@@ -36,9 +44,14 @@ INVALID_ANSWERS = [
     ({"license": "GPL"}, "license 'GPL' is not offered", "MIT, Apache-2.0"),
     ({"kubernetes": "maybe"}, "kubernetes 'maybe' is not valid", "yes or no"),
     (
-        {"project_slug": "a" * 47, "kubernetes": "yes"},
-        "has 47 characters: with kubernetes=yes use at most 46",
-        "project_slug=" + "a" * 46,
+        {"project_slug": "a" * 41, "package_name": "short"},
+        "has 41 characters: use at most 40",
+        "project_slug=" + "a" * 40,
+    ),
+    (
+        {"package_name": "p" * 41},
+        "has 41 characters: use at most 40",
+        "package_name=" + "p" * 40,
     ),
 ]
 
@@ -57,7 +70,9 @@ def generate(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("answers", "problem", "advice"),
     INVALID_ANSWERS,
-    ids=[next(iter(answers)) + "=" + next(iter(answers.values())) for answers, *_ in INVALID_ANSWERS],
+    ids=[
+        next(iter(answers)) + "=" + next(iter(answers.values())) for answers, *_ in INVALID_ANSWERS
+    ],
 )
 def test_invalid_answers_are_refused_before_any_file_is_written(
     tmp_path: Path, answers: dict[str, str], problem: str, advice: str
@@ -107,3 +122,15 @@ def test_next_steps_are_printed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "make install" in result.stdout
     assert "make demo" in result.stdout
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_longest_names_still_pass_ruff(tmp_path: Path, task: str) -> None:
+    name = ("a" + "-bcdefghij" * 4)[:40]  # the longest name the hook allows
+    dataset = "breast_cancer" if task == "classification" else "diabetes"
+    result = generate(tmp_path, f"project_name={name}", f"task={task}", f"dataset={dataset}")
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / name
+    assert len(project.name) == 40 and len(name.replace("-", "_")) == 40
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
+    run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project)

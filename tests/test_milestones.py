@@ -32,8 +32,10 @@ def milestones(project: Path, *numbers: int) -> tuple[dict[int, str], str]:
         env={"PYTEST_ADDOPTS": "-p no:cacheprovider"},
         check=False,
     )
-    verdicts = {int(n): v for n, v in re.findall(r"^Milestone (\d): (PASS|FAIL)$", result.stdout,
-                                                  re.MULTILINE)}
+    verdicts = {
+        int(n): v
+        for n, v in re.findall(r"^Milestone (\d): (PASS|FAIL)$", result.stdout, re.MULTILINE)
+    }
     assert (result.returncode == 0) == all(v == "PASS" for v in verdicts.values()), result.stdout
     return verdicts, result.stdout
 

@@ -97,7 +97,9 @@ def test_combination_passes_hadolint_and_compose(
 def test_every_workflow_passes_actionlint(rendered: dict[str, Path]) -> None:
     """One actionlint call over all generated workflows (it is slow to start)."""
     workflows = sorted(
-        str(path) for project in rendered.values() for path in project.glob(".github/workflows/*.yml")
+        str(path)
+        for project in rendered.values()
+        for path in project.glob(".github/workflows/*.yml")
     )
     assert len(workflows) == 2 * len(COMBINATIONS)
     result = subprocess.run(

@@ -245,11 +245,18 @@ def milestone_3() -> list[Check]:
         subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive.stdout, check=True)
         sh(["uv", "sync", "--locked", "--all-extras"], cwd=scratch)
 
-    def replay(*jobs: str) -> str:
+    def replay(*jobs: str, env: dict[str, str] | None = None) -> str:
         command = ["uv", "run", "python", "scripts/ci_local.py"]
         for job in jobs:
             command += ["--job", job]
-        result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            command,
+            cwd=scratch,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return result.stdout
 
     def replay_is_green() -> None:
@@ -263,8 +270,9 @@ def milestone_3() -> list[Check]:
 
         def check() -> None:
             sh(["uv", "run", "python", "scripts/break_ci.py", kind], cwd=scratch)
+            # -x: pytest stops at the first failing test; the step fails the same way, sooner.
             try:
-                output = replay(job)
+                output = replay(job, env={"PYTEST_ADDOPTS": "-x"})
             finally:
                 sh(["uv", "run", "python", "scripts/break_ci.py", "restore"], cwd=scratch)
             if not re.search(rf"FAIL \[{job}[^\]]*\] {step} ", output):

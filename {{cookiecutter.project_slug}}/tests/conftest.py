@@ -1,7 +1,8 @@
-"""Shared fixtures: isolated settings, a trained registry, and an API client."""
+"""Shared fixtures: isolated settings, a trained registry, an API client, real servers."""
 
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from .helpers import Server, free_port, isolated_settings, settings_env, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -29,16 +30,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings that keep every file of the test under ``tmp_path``."""
-    return Settings(
-        data_path=PROJECT_ROOT / "data" / "dataset.csv",
-        model_dir=tmp_path / "models",
-        database_url=f"sqlite:///{tmp_path / 'predictions.db'}",
-        reports_dir=tmp_path / "reports",
-        admin_token="test-token",
-        model_poll_seconds=0.1,
-        log_flush_seconds=0.05,
-        drift_min_rows=50,
-    )
+    return isolated_settings(tmp_path)
 
 
 @pytest.fixture
@@ -69,3 +61,33 @@ def client(settings: Settings, registry: ModelRegistry) -> Iterator[TestClient]:
     """An API client of an app serving v1 (lifespan runs: the model is loaded)."""
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    """Environment of a subprocess (CLI or ``serve``) using ``settings``, on a free port."""
+    return {
+        **os.environ,
+        **settings_env(settings),
+        "APP_HOST": "127.0.0.1",
+        "APP_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
+    """Factory: ``serve`` in a subprocess with an environment, once ready (its log in tmp_path).
+
+    Every server still running at the end of the test is stopped by its PID (SIGTERM, then
+    SIGKILL), whatever the test did.
+    """
+    started: list[Server] = []
+
+    def start(env: dict[str, str]) -> Server:
+        server = start_server(env, tmp_path / f"server-{len(started) + 1}.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGTERM, timeout=20)

@@ -1,11 +1,79 @@
-"""Helpers shared by tests: traffic frames for the drift job, and CLI environments."""
+"""Helpers shared by tests: settings, traffic frames, CLI runs, and real servers under load.
+
+Real servers and concurrent clients come from ``scripts/load_test.py`` (``make load-test``):
+the tests drive the same code, so the script cannot rot unnoticed.
+"""
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
+from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, load_dataset
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
+
+sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+import load_test  # noqa: E402 - importable once scripts/ is on sys.path (above)
+from load_test import (  # noqa: E402
+    GRACEFUL_EXIT,
+    LoadResult,
+    Server,
+    free_port,
+    logged_request_ids,
+    run_load,
+    server_env,
+    start_server,
+    train_champion,
+)
+
+ADMIN_TOKEN = "test-token"
+
+__all__ = [
+    "ADMIN_TOKEN",
+    "CLI",
+    "GRACEFUL_EXIT",
+    "PROJECT_ROOT",
+    "BackgroundLoad",
+    "LoadResult",
+    "Server",
+    "free_port",
+    "isolated_settings",
+    "load_test",
+    "logged_request_ids",
+    "refreshed_data",
+    "run_cli",
+    "server_env",
+    "settings_env",
+    "start_server",
+    "traffic",
+    "train_champion",
+]
+
+
+def isolated_settings(root: Path) -> Settings:
+    """Settings that keep every file under ``root``, with short polling and flush delays."""
+    return Settings(
+        data_path=PROJECT_ROOT / "data" / "dataset.csv",
+        model_dir=root / "models",
+        database_url=f"sqlite:///{root / 'predictions.db'}",
+        reports_dir=root / "reports",
+        admin_token=ADMIN_TOKEN,
+        model_poll_seconds=0.1,
+        log_flush_seconds=0.05,
+        drift_min_rows=50,
+    )
 
 
 def traffic(
@@ -23,7 +91,7 @@ def traffic(
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The APP_* variables that reproduce ``settings`` in a subprocess or CLI run."""
-    return {
+    env = {
         "APP_DATA_PATH": str(settings.data_path),
         "APP_MODEL_DIR": str(settings.model_dir),
         "APP_DATABASE_URL": settings.database_url,
@@ -32,3 +100,72 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "APP_MODEL_POLL_SECONDS": str(settings.model_poll_seconds),
         "APP_LOG_FLUSH_SECONDS": str(settings.log_flush_seconds),
     }
+    if settings.admin_token is not None:
+        env["APP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    return env
+
+
+def refreshed_data(settings: Settings, path: Path, new_rows: int = 20) -> dict[str, str]:
+    """Write the dataset plus ``new_rows`` more rows to ``path``; return the APP_* variables
+    that make it the data source (as when newly labelled data arrives)."""
+    dataset = load_dataset(settings)
+    table = dataset.features.assign(**{settings.target_column: dataset.target})
+    pd.concat([table, table.sample(new_rows, random_state=0)]).to_csv(path, index=False)
+    return {"APP_DATASET": "csv", "APP_DATA_PATH": str(path)}
+
+
+def run_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the project's command in a subprocess with ``env``; never raises on failure."""
+    return subprocess.run([CLI, *args], env=dict(env), capture_output=True, text=True, check=False)
+
+
+class BackgroundLoad:
+    """``run_load`` in a thread while the test stops, kills and restarts servers.
+
+    ``with BackgroundLoad(url, records) as load: ...``; the clients stop when the block ends
+    and ``load.result`` holds what they saw.
+    """
+
+    def __init__(
+        self, base_url: str, records: Sequence[Mapping[str, float]], concurrency: int = 8
+    ) -> None:
+        """Configure; the clients start on ``__enter__``."""
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(base_url, records, concurrency), name="load", daemon=True
+        )
+
+    def _run(self, base_url: str, records: Sequence[Mapping[str, float]], clients: int) -> None:
+        load = run_load(
+            base_url,
+            records,
+            duration=120,
+            concurrency=clients,
+            stop=self._stop,
+            result=self.result,
+        )
+        asyncio.run(load)
+
+    def __enter__(self) -> Self:
+        """Start the clients."""
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        """Stop the clients and wait for them to finish."""
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def wait_for_successes(self, count: int, after: float = 0.0, timeout: float = 30.0) -> None:
+        """Wait until ``count`` requests answered after ``after`` (monotonic) have succeeded."""
+        deadline = time.monotonic() + timeout
+        while sum(1 for at, _, _ in list(self.result.successes) if at > after) < count:
+            assert self._thread.is_alive(), "the clients stopped early"
+            assert time.monotonic() < deadline, f"fewer than {count} requests succeeded"
+            time.sleep(0.02)

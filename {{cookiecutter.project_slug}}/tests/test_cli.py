@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 
-from .helpers import settings_env, traffic
+from .helpers import refreshed_data, settings_env, traffic
 
 runner = CliRunner()
 
@@ -134,11 +134,27 @@ def test_promote_and_rollback(cli: CliRunner, registry: ModelRegistry) -> None:
     assert "model v7 not found" in failed.stderr
 
 
-def test_retrain_reports_the_gate_decision(cli: CliRunner, registry: ModelRegistry) -> None:
-    result = cli.invoke(app, ["retrain", "--reason", "test"])
-    assert result.exit_code == 0, result.output
-    assert "promoted: challenger" in result.stdout
-    assert registry.champion() == "v2"
+def test_retrain_skips_unchanged_data_and_gates_new_data(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    same = cli.invoke(app, ["retrain", "--reason", "test"])
+    assert same.exit_code == 0, same.output
+    assert "kept v1: the data has not changed since v1" in same.stdout
+    assert registry.versions() == ["v1"]
+
+    for name, value in refreshed_data(settings, tmp_path / "new.csv").items():
+        monkeypatch.setenv(name, value)
+    new = cli.invoke(app, ["retrain", "--reason", "new labels"])
+    assert new.exit_code == 0, new.output
+    assert registry.versions() == ["v1", "v2"]
+    decision = audit.read(registry.audit_log)[-1]
+    assert decision["challenger"] == "v2" and decision["trigger"] == "new labels"
+    assert ("promoted" if decision["promoted"] else "kept v1") in new.stdout
+    assert registry.champion() == ("v2" if decision["promoted"] else "v1")
 
 
 def test_monitor_exit_codes_follow_the_verdict(

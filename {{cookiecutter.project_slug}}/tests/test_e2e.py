@@ -2,85 +2,41 @@
 traffic flows over HTTP, the model is promoted under load, and shutdown loses no log rows.
 """
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine, predictions
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
 
-from .helpers import settings_env
+from .helpers import CLI, GRACEFUL_EXIT, Server, logged_request_ids, run_cli
 
 pytestmark = pytest.mark.e2e
-CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, check=False)
 
 
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        **settings_env(settings),
-        "APP_HOST": "127.0.0.1",
-        "APP_PORT": str(free_port()),
-    }
+def server(
+    registry: ModelRegistry, env: dict[str, str], serve: Callable[[dict[str, str]], Server]
+) -> Iterator[tuple[httpx.Client, Server]]:
+    """``serve`` in a subprocess (stopped by its PID), serving v1 from ``registry``.
 
-
-@pytest.fixture
-def server(env: dict[str, str]) -> Iterator[tuple[httpx.Client, subprocess.Popen[str]]]:
-    """``serve`` in a subprocess; stopped by its PID (SIGTERM, then SIGKILL)."""
-    trained = run_cli(env, "train")
-    assert trained.returncode == 0, trained.stderr
-    process = subprocess.Popen([CLI, "serve"], env=env, stderr=subprocess.PIPE, text=True)
-    base_url = f"http://127.0.0.1:{env['APP_PORT']}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                try:
-                    if client.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.2)
-            yield client, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    v1 is trained in-process (fast); the CLI trains in a subprocess in the promotion test.
+    """
+    started = serve(env)
+    with httpx.Client(base_url=started.base_url, timeout=10) as client:
+        yield client, started
 
 
 def logged_rows(settings: Settings) -> int:
-    with create_db_engine(settings.database_url).connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(predictions)).scalar_one())
+    return sum(logged_request_ids(settings.database_url).values())
 
 
 def test_train_serve_predict_over_http(
-    server: tuple[httpx.Client, subprocess.Popen[str]], record: dict[str, float]
+    server: tuple[httpx.Client, Server], record: dict[str, float]
 ) -> None:
     client, _ = server
     assert client.get("/health").json() == {"status": "ok"}
@@ -94,11 +50,11 @@ def test_train_serve_predict_over_http(
 
 
 def test_promotion_under_load_and_graceful_shutdown_lose_nothing(
-    server: tuple[httpx.Client, subprocess.Popen[str]],
+    server: tuple[httpx.Client, Server],
     env: dict[str, str],
     settings: Settings,
 ) -> None:
-    client, process = server
+    client, started = server
     base_url = str(client.base_url)
     traffic = subprocess.Popen(
         [CLI, "simulate-traffic", "--url", base_url, "--records", "400", "--batch-size", "4"],
@@ -117,14 +73,13 @@ def test_promotion_under_load_and_graceful_shutdown_lose_nothing(
     assert traffic.returncode == 0, out
     assert "sent 400 records in 100 requests (200: 100)" in out
 
-    process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal: the status is -SIGTERM.
-    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert started.stop(signal.SIGTERM) in GRACEFUL_EXIT
     assert logged_rows(settings) == 400
 
 
 def test_drift_loop_over_http(
-    server: tuple[httpx.Client, subprocess.Popen[str]], env: dict[str, str], settings: Settings
+    server: tuple[httpx.Client, Server], env: dict[str, str], settings: Settings
 ) -> None:
     client, _ = server
     base_url = str(client.base_url)

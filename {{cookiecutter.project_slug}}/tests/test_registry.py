@@ -8,7 +8,12 @@ from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.errors import RegistryError
-from {{ cookiecutter.package_name }}.registry import MODEL_FILE, REFERENCE_FILE, STATE_FILE, ModelRegistry
+from {{ cookiecutter.package_name }}.registry import (
+    MODEL_FILE,
+    REFERENCE_FILE,
+    STATE_FILE,
+    ModelRegistry,
+)
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
 

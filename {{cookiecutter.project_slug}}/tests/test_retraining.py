@@ -1,11 +1,16 @@
 """The champion/challenger gate and its audit trail."""
 
+import pandas as pd
+
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC
 from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.monitoring.retraining import challenge
+from {{ cookiecutter.package_name }}.monitoring.retraining import (
+    challenge,
+    skip_unchanged_data,
+)
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
@@ -50,3 +55,28 @@ def test_a_worse_challenger_is_rejected(registry: ModelRegistry, settings: Setti
     assert "worse than" in decision.reason
     assert registry.champion() == "v1"
     assert audit.read(registry.audit_log)[-1]["promoted"] is False
+
+
+def test_retraining_on_the_champions_own_data_is_skipped(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    dataset = load_dataset(settings)
+    decision = skip_unchanged_data(registry, dataset.sha256, trigger="drift report x")
+    assert decision is not None
+    assert not decision.promoted
+    assert decision.challenger is None
+    assert "the data has not changed since v1" in decision.reason
+    assert registry.versions() == ["v1"]
+    assert audit.read(registry.audit_log)[-1]["challenger"] is None
+
+
+def test_new_data_is_retrained(registry: ModelRegistry, settings: Settings) -> None:
+    dataset = load_dataset(settings)
+    more = dataset.features.iloc[:10]
+    refreshed = Dataset(
+        features=pd.concat([dataset.features, more], ignore_index=True),
+        target=pd.concat([dataset.target, dataset.target.iloc[:10]], ignore_index=True),
+        source=dataset.source,
+    )
+    assert refreshed.sha256 != dataset.sha256
+    assert skip_unchanged_data(registry, refreshed.sha256, trigger="test") is None

@@ -6,7 +6,11 @@ import pytest
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, load_dataset
 from {{ cookiecutter.package_name }}.errors import DataError
-from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, at_least_as_good
+from {{ cookiecutter.package_name }}.evaluation import (
+    HIGHER_IS_BETTER,
+    PRIMARY_METRIC,
+    at_least_as_good,
+)
 from {{ cookiecutter.package_name }}.features import FeatureSchema
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 

@@ -1,5 +1,6 @@
-"""The command line: ``{{ cookiecutter.project_slug }} COMMAND --help`` explains each command.
+"""The command line; ``COMMAND --help`` explains each command.
 
+Run it as ``{{ cookiecutter.project_slug }} COMMAND``.
 Results go to standard output; progress and errors go to standard error. Expected errors
 (bad data, missing model, bad setting) print one line and exit 1.
 """
@@ -21,12 +22,21 @@ from rich.table import Table
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.data import load_dataset, read_table
+from {{ cookiecutter.package_name }}.data import Dataset, load_dataset, read_table
 from {{ cookiecutter.package_name }}.errors import AppError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
 from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision, challenge
-from {{ cookiecutter.package_name }}.monitoring.traffic import parse_shifts, sample_records, send
+from {{ cookiecutter.package_name }}.monitoring.retraining import (
+    GateDecision,
+    challenge,
+    skip_unchanged_data,
+)
+from {{ cookiecutter.package_name }}.monitoring.traffic import (
+    TrafficResult,
+    parse_shifts,
+    sample_records,
+    send,
+)
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
@@ -81,10 +91,16 @@ def main(
     """Train, serve and monitor the model. Settings come from APP_* variables and .env."""
 
 
-def train_challenger(settings: Settings, registry: ModelRegistry) -> tuple[ModelMetadata, Split]:
-    """Load the data, fit and evaluate a new model, and register it (not yet promoted)."""
+def load_data(settings: Settings) -> Dataset:
+    """Load the configured dataset, showing progress."""
     with step(f"Loading the {settings.dataset} dataset"):
-        dataset = load_dataset(settings)
+        return load_dataset(settings)
+
+
+def train_challenger(
+    settings: Settings, registry: ModelRegistry, dataset: Dataset
+) -> tuple[ModelMetadata, Split]:
+    """Fit and evaluate a new model on ``dataset``, and register it (not yet promoted)."""
     with step(f"Fitting on {len(dataset.features)} rows and evaluating"):
         split = split_dataset(dataset, settings)
         trained = fit_model(dataset, split, settings)
@@ -115,7 +131,7 @@ def train(
         if if_missing and champion is not None:
             stdout.print(f"champion {champion} exists: nothing to train")
             return
-        metadata, _ = train_challenger(settings, registry)
+        metadata, _ = train_challenger(settings, registry, load_data(settings))
         if promote or (promote is None and champion is None):
             registry.promote(metadata.version, reason="train")
             stdout.print(f"{metadata.version} is the champion")
@@ -181,6 +197,7 @@ def serve() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        limit_concurrency=settings.limit_concurrency,
     )
 
 
@@ -288,10 +305,9 @@ def simulate_traffic(
         sample = sample_records(features, records, shifts, seed)
     with httpx.Client(base_url=url, timeout=30) as client, Progress(console=stderr) as progress:
         task = progress.add_task(f"Sending {records} records to {url}", total=records)
-        result = None
+        result = TrafficResult()
         for result in send(client, sample, batch_size):
             progress.update(task, completed=result.records)
-    assert result is not None  # noqa: S101 - records >= 1, so at least one request was sent
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(result.status_counts.items()))
     stdout.print(f"sent {result.records} records in {result.requests} requests ({statuses})")
     if result.failed:
@@ -299,8 +315,11 @@ def simulate_traffic(
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
-    metadata, split = train_challenger(settings, registry)
-    decision = challenge(registry, metadata, split, settings.gate_tolerance, trigger)
+    dataset = load_data(settings)
+    decision = skip_unchanged_data(registry, dataset.sha256, trigger)
+    if decision is None:
+        metadata, split = train_challenger(settings, registry, dataset)
+        decision = challenge(registry, metadata, split, settings.gate_tolerance, trigger)
     verdict = "promoted" if decision.promoted else f"kept {decision.champion}"
     stdout.print(f"{verdict}: {decision.reason}")
     return decision
@@ -334,11 +353,14 @@ def _monitor_once(
         stdout.print(summary.headline())
         if summary.report_html:
             stdout.print(f"report: {settings.reports_dir / summary.report_html}")
-        if summary.status == "drift" and retrain_on_drift:
-            _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return drift.ExitCode.ERROR
+    if summary.status == "drift" and retrain_on_drift:
+        try:
+            _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
+        except AppError as exc:  # the verdict stands: exit 3 tells cron that drift was found
+            typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
     return summary.exit_code
 
 

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: PositiveInt = 1
+    # Requests handled at once before the server answers 503 (None: no limit).
+    limit_concurrency: PositiveInt | None = None
     max_batch_size: PositiveInt = 1000
     model_poll_seconds: float = Field(default=2.0, gt=0)
     admin_token: SecretStr | None = None

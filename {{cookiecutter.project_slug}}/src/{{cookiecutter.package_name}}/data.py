@@ -4,6 +4,7 @@ Every check fails with a :class:`DataError` that names the file, the column and 
 so a bad file stops the pipeline before anything is trained or written.
 """
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,14 @@ class Dataset:
     features: pd.DataFrame
     target: pd.Series
     source: str
+
+    @property
+    def sha256(self) -> str:
+        """A fingerprint of the data (names and values): same data, same fingerprint."""
+        table = self.features.assign(**{f"target:{self.target.name}": self.target})
+        digest = hashlib.sha256("\x1f".join(map(str, table.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        return digest.hexdigest()
 
 
 def load_dataset(settings: Settings) -> Dataset:
@@ -120,8 +129,8 @@ def _read_json_records(path: Path) -> pd.DataFrame:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
-    if isinstance(payload, dict):
-        payload = payload.get("records", [payload])
+    if isinstance(payload, dict):  # an API body ({"features": ...} or {"records": ...}) or a record
+        payload = payload["records"] if "records" in payload else [payload.get("features", payload)]
     if not isinstance(payload, list) or not payload:
         raise DataError(f"{path}: expected a record or a non-empty list of records")
     if not all(isinstance(record, dict) for record in payload):
@@ -137,25 +146,27 @@ def validate_features(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise DataError(f"{source}: rename column {PREDICTION_COLUMN!r}: the name is reserved")
     non_numeric = [
         str(name)
-        for name in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        for name, dtype in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
     ]
     if non_numeric:
         raise DataError(
             f"{source}: non-numeric column(s) {', '.join(map(repr, non_numeric))}: "
             "encode them as numbers or drop them"
         )
-    values = frame.astype("float64")
-    missing = values.isna().sum()
-    if missing.any():
-        described = ", ".join(
-            f"{name!r} ({count} rows)" for name, count in missing.items() if count
-        )
-        raise DataError(f"{source}: missing values (NaN) in {described}: fill or drop them")
-    infinite = [str(name) for name in values.columns if np.isinf(values[name]).any()]
-    if infinite:
+    values = frame.to_numpy(dtype="float64")  # one pass over all columns: this is on the hot path
+    if not np.isfinite(values).all():
+        missing = dict(zip(frame.columns, np.isnan(values).sum(axis=0), strict=True))
+        if any(missing.values()):
+            described = ", ".join(f"{name!r} ({n} rows)" for name, n in missing.items() if n)
+            raise DataError(f"{source}: missing values (NaN) in {described}: fill or drop them")
+        infinite = [
+            str(name)
+            for name, column in zip(frame.columns, values.T, strict=True)
+            if np.isinf(column).any()
+        ]
         raise DataError(f"{source}: infinite values in {', '.join(map(repr, infinite))}")
-    return values
+    return pd.DataFrame(values, columns=frame.columns, index=frame.index)
 
 
 def _validated(features: pd.DataFrame, target: pd.Series, source: str) -> Dataset:

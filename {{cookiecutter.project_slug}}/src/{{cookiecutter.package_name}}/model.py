@@ -1,12 +1,17 @@
 """A trained model: its pipeline, its metadata, and how it turns features into predictions."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel
 from sklearn.pipeline import Pipeline
 
+from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.features import FeatureSchema
 
 
@@ -17,6 +22,7 @@ class ModelMetadata(BaseModel):
     created_at: datetime
     task: str
     dataset: str
+    data_sha256: str
     target: str
 {%- if cookiecutter.task == "classification" %}
     classes: list[str]
@@ -59,11 +65,15 @@ class LoadedModel:
         return self.metadata.version
 
     def predict(self, records: pd.DataFrame, source: str = "input") -> list[Prediction]:
-        """Predict every row of ``records`` (validated against the feature schema)."""
+        """Predict every row of ``records`` (validated against the feature schema).
+
+        Finite values far outside the training range can overflow the preprocessing; such
+        records raise :class:`DataError` (a 422 in the API), like any other bad input.
+        """
         features = self.metadata.feature_schema.select(records, source)
 {%- if cookiecutter.task == "classification" %}
         classes = [str(label) for label in self.pipeline.classes_]
-        probabilities = self.pipeline.predict_proba(features)
+        probabilities = _score(self.pipeline.predict_proba, features, source)
         return [
             Prediction(
                 prediction=classes[int(row.argmax())],
@@ -72,5 +82,21 @@ class LoadedModel:
             for row in probabilities
         ]
 {%- else %}
-        return [Prediction(prediction=float(value)) for value in self.pipeline.predict(features)]
+        values = _score(self.pipeline.predict, features, source)
+        return [Prediction(prediction=float(value)) for value in values]
 {%- endif %}
+
+
+def _score(
+    method: Callable[[pd.DataFrame], Any], features: pd.DataFrame, source: str
+) -> npt.NDArray[np.float64]:
+    """Call a scoring method of the pipeline; a non-finite result is bad input, not a crash."""
+    problem = f"{source}: values out of the range the model can score"
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow ends as inf: checked below
+        try:
+            scores = np.asarray(method(features), dtype=np.float64)
+        except ValueError as exc:  # scikit-learn refuses the inf that an overflow produced
+            raise DataError(f"{problem} ({exc})") from None
+    if not np.isfinite(scores).all():
+        raise DataError(f"{problem} (non-finite output)")
+    return scores

@@ -3,6 +3,7 @@
 Layout of ``APP_MODEL_DIR``::
 
     registry.json     {"history": ["v1", "v3"]}: champions, oldest first; the last one serves
+    registry.lock     held while registry.json changes, so concurrent promotions queue up
     audit.jsonl       every promotion, rollback and retraining decision
     v1/model.joblib   the fitted pipeline (its SHA-256 is checked on every load)
     v1/metadata.json  version, metrics, feature schema, ...
@@ -12,11 +13,14 @@ A version directory appears in one rename, complete, or not at all; ``registry.j
 replaced atomically, so a server polling it never reads half a promotion.
 """
 
+import fcntl
 import hashlib
 import io
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -33,8 +37,10 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.csv"
 STATE_FILE = "registry.json"
+LOCK_FILE = "registry.lock"
 AUDIT_FILE = "audit.jsonl"
 VERSION_PATTERN = re.compile(r"v([1-9][0-9]*)")
+NO_CHAMPION = "no model has been promoted in {root}: run `train` first"
 
 
 class RegistryState(BaseModel):
@@ -146,7 +152,7 @@ class ModelRegistry:
         """The champion's version, or fail saying how to get one."""
         champion = self.champion()
         if champion is None:
-            raise RegistryError(f"no model has been promoted in {self.root}: run `train` first")
+            raise RegistryError(NO_CHAMPION.format(root=self.root))
         return champion
 
     def load_champion(self) -> LoadedModel:
@@ -156,23 +162,25 @@ class ModelRegistry:
     def promote(self, version: str, reason: str) -> None:
         """Make ``version`` the champion, after proving that it loads."""
         self.load(version)
-        state = self._state()
-        previous = state.history[-1] if state.history else None
-        if previous == version:
-            raise RegistryError(f"model {version} is already the champion")
-        state.history.append(version)
-        self._save(state)
+        with self._locked():
+            state = self._state()
+            previous = state.history[-1] if state.history else None
+            if previous == version:
+                raise RegistryError(f"model {version} is already the champion")
+            state.history.append(version)
+            self._save(state)
         audit.record(self.audit_log, "promote", version=version, previous=previous, reason=reason)
 
     def rollback(self, reason: str) -> str:
         """Return to the previous champion; return its version."""
-        state = self._state()
-        if len(state.history) < 2:  # noqa: PLR2004 - a rollback needs a previous champion
-            raise RegistryError("no previous champion to roll back to")
-        current = state.history.pop()
-        target = state.history[-1]
-        self.load(target)
-        self._save(state)
+        with self._locked():
+            state = self._state()
+            if len(state.history) < 2:  # noqa: PLR2004 - a rollback needs a previous champion
+                raise RegistryError("no previous champion to roll back to")
+            current = state.history.pop()
+            target = state.history[-1]
+            self.load(target)
+            self._save(state)
         audit.record(self.audit_log, "rollback", version=target, previous=current, reason=reason)
         return target
 
@@ -184,6 +192,14 @@ class ModelRegistry:
             known = ", ".join(self.versions()) or "none"
             raise RegistryError(f"model {version} not found in {self.root} (versions: {known})")
         return path
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the registry's lock (released when the file closes, even on a crash)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_FILE).open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def _state(self) -> RegistryState:
         path = self.root / STATE_FILE

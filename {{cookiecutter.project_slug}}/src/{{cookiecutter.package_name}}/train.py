@@ -69,6 +69,7 @@ def fit_model(dataset: Dataset, split: Split, settings: Settings) -> TrainedMode
         created_at=datetime.now(UTC),
         task=TASK,
         dataset=dataset.source,
+        data_sha256=dataset.sha256,
         target=str(dataset.target.name),
 {%- if cookiecutter.task == "classification" %}
         classes=[str(label) for label in pipeline.classes_],

@@ -151,7 +151,7 @@ class PredictionLogger:
             if not batch:
                 flush_at = time.monotonic() + self._flush_seconds
             batch.append(row)
-            if len(batch) >= self._batch_size:
+            if len(batch) >= self._batch_size or time.monotonic() >= flush_at:
                 self._write(batch)
                 batch = []
 

@@ -2,14 +2,20 @@
 
 Both models are scored on the same held-out split of the configured data source
 (``APP_DATASET`` / ``APP_DATA_PATH``): refresh that source with newly labelled data, and the
-challenger learns from it. Every decision, promoted or not, is appended to the audit log.
+challenger learns from it. If the data has not changed since the champion was trained on
+it, a challenger would be the same model: retraining is skipped, and the reason recorded.
+Every decision, promoted or not, is appended to the audit log.
 """
 
 from dataclasses import asdict, dataclass
 
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.errors import DataError
-from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, at_least_as_good, evaluate
+from {{ cookiecutter.package_name }}.evaluation import (
+    PRIMARY_METRIC,
+    at_least_as_good,
+    evaluate,
+)
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.train import Split
@@ -21,12 +27,41 @@ class GateDecision:
 
     trigger: str
     metric: str
-    challenger: str
-    challenger_score: float
+    challenger: str | None
+    challenger_score: float | None
     champion: str | None
     champion_score: float | None
     promoted: bool
     reason: str
+
+
+def skip_unchanged_data(
+    registry: ModelRegistry, data_sha256: str, trigger: str
+) -> GateDecision | None:
+    """Decide not to retrain when the champion was trained on exactly this data; else None."""
+    champion = registry.champion()
+    if champion is None:
+        return None
+    metadata = registry.metadata(champion)
+    if metadata.data_sha256 != data_sha256:
+        return None
+    reason = (
+        f"the data has not changed since {champion} was trained on it, so a challenger would "
+        "be the same model: refresh the data source, or roll back (see docs/runbook.md)"
+    )
+    return _record(
+        registry,
+        GateDecision(
+            trigger=trigger,
+            metric=PRIMARY_METRIC,
+            challenger=None,
+            challenger_score=None,
+            champion=champion,
+            champion_score=metadata.metrics[PRIMARY_METRIC],
+            promoted=False,
+            reason=reason,
+        ),
+    )
 
 
 def challenge(
@@ -60,15 +95,21 @@ def challenge(
             )
     if promoted:
         registry.promote(challenger.version, reason=f"retraining gate: {reason}")
-    decision = GateDecision(
-        trigger=trigger,
-        metric=PRIMARY_METRIC,
-        challenger=challenger.version,
-        challenger_score=challenger_score,
-        champion=champion_version,
-        champion_score=champion_score,
-        promoted=promoted,
-        reason=reason,
+    return _record(
+        registry,
+        GateDecision(
+            trigger=trigger,
+            metric=PRIMARY_METRIC,
+            challenger=challenger.version,
+            challenger_score=challenger_score,
+            champion=champion_version,
+            champion_score=champion_score,
+            promoted=promoted,
+            reason=reason,
+        ),
     )
+
+
+def _record(registry: ModelRegistry, decision: GateDecision) -> GateDecision:
     audit.record(registry.audit_log, "retrain", **asdict(decision))
     return decision

@@ -11,7 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, read_table
 from {{ cookiecutter.package_name }}.errors import MonitoringError
 from {{ cookiecutter.package_name }}.model import LoadedModel
-from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine, read_predictions
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    create_db_engine,
+    read_predictions,
+)
 
 
 class Window(BaseModel):

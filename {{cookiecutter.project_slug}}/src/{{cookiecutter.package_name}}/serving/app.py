@@ -1,4 +1,6 @@
-"""The FastAPI application, built by :func:`create_app` and run by ``{{ cookiecutter.project_slug }} serve``.
+"""The FastAPI application, built by :func:`create_app`.
+
+``{{ cookiecutter.project_slug }} serve`` runs it with uvicorn.
 
 Start-up loads the champion once (lifespan); a watcher then polls the registry every
 ``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or rolled-back champion while
@@ -33,7 +35,11 @@ from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
 from {{ cookiecutter.package_name }}.serving.routes import router
-from {{ cookiecutter.package_name }}.serving.state import ServiceState, get_state, reload_model
+from {{ cookiecutter.package_name }}.serving.state import (
+    ServiceState,
+    get_state,
+    reload_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing is loaded until the server starts it (lifespan)."""
     settings = settings or get_settings()
+    configure_logging()
     metrics = ServiceMetrics()
     state = ServiceState(
         settings=settings,
@@ -85,6 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.exception_handler(RequestValidationError)(_validation_error)
     app.include_router(router)
     return app
+
+
+def configure_logging() -> None:
+    """Send the app's log lines (model swaps, log-writer errors) to stderr, with time and level.
+
+    Does nothing if logging is already configured (e.g. by tests or an embedding program).
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 async def _watch_registry(state: ServiceState) -> None:

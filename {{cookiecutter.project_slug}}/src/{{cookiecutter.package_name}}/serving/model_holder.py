@@ -8,7 +8,7 @@ import threading
 
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.registry import NO_CHAMPION, ModelRegistry
 
 
 class ModelNotReadyError(Exception):
@@ -41,7 +41,10 @@ class ModelHolder:
         """
         with self._lock:
             try:
-                champion = self._registry.require_champion()
+                champion = self._registry.champion()
+                if champion is None:  # nothing to load yet: not a failure
+                    self._not_ready_reason = NO_CHAMPION.format(root=self._registry.root)
+                    return False
                 if self._model is not None and self._model.version == champion:
                     return False
                 loaded = self._registry.load(champion)

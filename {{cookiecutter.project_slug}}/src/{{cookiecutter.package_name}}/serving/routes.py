@@ -7,16 +7,18 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata, Prediction
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import log_row
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelNotReadyError
 from {{ cookiecutter.package_name }}.serving.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
+    ErrorResponse,
     HealthResponse,
     PredictRequest,
     PredictResponse,
@@ -24,10 +26,24 @@ from {{ cookiecutter.package_name }}.serving.schemas import (
     Record,
     ReloadResponse,
 )
-from {{ cookiecutter.package_name }}.serving.state import ServiceState, get_state, reload_model
+from {{ cookiecutter.package_name }}.serving.state import (
+    ServiceState,
+    get_state,
+    reload_model,
+)
 
 router = APIRouter()
 State = Annotated[ServiceState, Depends(get_state)]
+
+# Error statuses besides 422, documented so that clients (and schema tests) know them.
+Responses = dict[int | str, dict[str, Any]]
+NOT_READY: Responses = {503: {"model": ErrorResponse, "description": "No model loaded yet"}}
+BAD_BODY: Responses = {400: {"model": ErrorResponse, "description": "The body is not JSON"}}
+ADMIN: Responses = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong admin token"},
+    403: {"model": ErrorResponse, "description": "Admin endpoints are disabled"},
+    409: {"model": ErrorResponse, "description": "The champion cannot be loaded"},
+}
 
 
 def current_model(state: State) -> LoadedModel:
@@ -77,19 +93,19 @@ def ready(state: State, response: Response) -> ReadyResponse:
     return ReadyResponse(status="ready", model_version=model.version)
 
 
-@router.get("/model")
+@router.get("/model", responses=NOT_READY)
 def model_metadata(model: Model) -> ModelMetadata:
     """Version, metrics, feature schema and training details of the served model."""
     return model.metadata
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(state: State) -> Response:
     """Prometheus metrics."""
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/predict")
+@router.post("/predict", responses={**BAD_BODY, **NOT_READY})
 def predict(body: PredictRequest, request: Request, state: State, model: Model) -> PredictResponse:
     """Score one record."""
     check_features([(("body", "features"), body.features)], model)
@@ -101,7 +117,7 @@ def predict(body: PredictRequest, request: Request, state: State, model: Model) 
     )
 
 
-@router.post("/predict/batch")
+@router.post("/predict/batch", responses={**BAD_BODY, **NOT_READY})
 def predict_batch(
     body: BatchPredictRequest, request: Request, state: State, model: Model
 ) -> BatchPredictResponse:
@@ -127,7 +143,7 @@ def predict_batch(
     )
 
 
-@router.post("/admin/reload", dependencies=[Depends(require_admin)])
+@router.post("/admin/reload", dependencies=[Depends(require_admin)], responses=ADMIN)
 def reload(state: State) -> ReloadResponse:
     """Load the registry's champion now instead of at the next poll."""
     try:
@@ -167,7 +183,12 @@ def check_features(
 def _predict_and_log(
     state: State, request: Request, model: LoadedModel, records: Sequence[Record]
 ) -> list[Prediction]:
-    predictions = model.predict(pd.DataFrame.from_records(records))
+    try:
+        predictions = model.predict(pd.DataFrame.from_records(records))
+    except DataError as exc:  # e.g. values so large that the preprocessing overflows
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
+        ) from None
     request_id: str = request.state.request_id
     for prediction in predictions:
         state.metrics.count_prediction(model.version, prediction.prediction)

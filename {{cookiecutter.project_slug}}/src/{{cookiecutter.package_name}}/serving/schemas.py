@@ -43,6 +43,12 @@ class BatchPredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class ErrorResponse(BaseModel):
+    """An error, with its reason."""
+
+    detail: str
+
+
 class HealthResponse(BaseModel):
     """The process is alive."""
 

@@ -1,0 +1,594 @@
+"""Benchmarks: figures to compare side by side on this machine, not pass/fail tests.
+
+1. ``/predict`` requests/s and p50/p99 latency of the real app (``serve``), next to a bare
+   FastAPI endpoint that returns a constant, served with the same uvicorn settings.
+2. ``/predict/batch`` rows/s, at 100 and 1,000 records per request.
+3. The drift job (``detect_drift``, real Evidently) next to a plain ``scipy.stats.ks_2samp``
+   loop on the same synthetic data: time and peak memory, each in a fresh process.
+4. The size of the API image's virtualenv (the wheel and its locked dependencies, no dev
+   tools), without and with the ``monitoring`` extra.
+
+Everything runs in a temporary folder (its own model, SQLite log and virtualenvs) with no
+APP_* variables or .env: it measures the default settings and leaves your files alone.
+Servers listen on 127.0.0.1 only. The load generator (wrk if installed, else asyncio +
+httpx in its own process) shares the CPU cores with the server: compare the figures with
+each other, do not read them as the capacity of a production machine.
+
+    uv run python scripts/bench.py           # make bench: a few minutes
+    uv run python scripts/bench.py --quick   # smoke run: short and small
+"""
+# ruff: noqa: PLC0415 - imports inside functions on purpose: each measured process
+# (server, load generator, drift job) loads only the libraries it needs.
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parents[1]
+CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
+JSON_HEADERS = {"Content-Type": "application/json"}
+BARE = "bare FastAPI endpoint"
+KS_LOOP = "scipy ks_2samp loop"
+KS_P_VALUE = 0.05  # a column drifted if the KS test's p-value is below this
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how big each benchmark is."""
+
+    warmup: float  # seconds of load before measuring
+    duration: float  # seconds measured per load run
+    connections: int  # requests in flight on /predict
+    batch_connections: int  # requests in flight on /predict/batch
+    batch_sizes: tuple[int, ...]
+    drift_rows: tuple[int, ...]  # rows of the reference and of the current frame
+    drift_features: int = 30
+    drift_shifted: int = 3  # features moved by half a standard deviation
+
+
+FULL = Plan(
+    warmup=3,
+    duration=15,
+    connections=8,
+    batch_connections=2,
+    batch_sizes=(100, 1000),
+    drift_rows=(10_000, 100_000),
+)
+QUICK = Plan(
+    warmup=1,
+    duration=2,
+    connections=4,
+    batch_connections=2,
+    batch_sizes=(100, 1000),
+    drift_rows=(1_000, 2_000),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the summary: a figure of the project, and what it is compared with."""
+
+    name: str
+    value: float
+    baseline: str = ""
+    baseline_value: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the load generator measured (failed requests are not in the latencies)."""
+
+    requests: int
+    failed: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    client_cpu: float  # CPU time of the load generator / wall time (1.0 = one full core)
+
+    @property
+    def per_second(self) -> float:
+        """Successful requests per second."""
+        return self.requests / self.seconds
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """Time and memory of one drift computation."""
+
+    seconds: float
+    peak_mb: float  # peak resident memory of the whole process
+    flagged: int  # columns found drifted
+
+
+# --- Load generators -------------------------------------------------------------------
+
+
+def httpx_load(
+    url: str, body: bytes, connections: int, warmup: float, duration: float
+) -> LoadResult:
+    """POST ``body`` to ``url`` from ``connections`` concurrent clients (closed loop)."""
+    return asyncio.run(_httpx_load(url, body, connections, warmup, duration))
+
+
+async def _httpx_load(
+    url: str, body: bytes, connections: int, warmup: float, duration: float
+) -> LoadResult:
+    latencies: list[float] = []
+    failed = 0
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def client_loop(until: float, measure: bool) -> None:
+            nonlocal failed
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=JSON_HEADERS)
+                    ok = response.status_code == httpx.codes.OK
+                except httpx.HTTPError:
+                    ok = False
+                if measure and ok:
+                    latencies.append(time.perf_counter() - started)
+                elif measure:
+                    failed += 1
+
+        async def run_for(seconds: float, measure: bool) -> None:
+            until = time.perf_counter() + seconds
+            await asyncio.gather(*(client_loop(until, measure) for _ in range(connections)))
+
+        await run_for(warmup, measure=False)  # connections open, caches and JITs warm
+        cpu, started = time.process_time(), time.perf_counter()
+        await run_for(duration, measure=True)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+    percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return LoadResult(
+        requests=len(latencies),
+        failed=failed,
+        seconds=seconds,
+        p50_ms=1000 * percentiles[49],
+        p99_ms=1000 * percentiles[98],
+        client_cpu=cpu / seconds,
+    )
+
+
+def wrk_load(url: str, body: bytes, connections: int, warmup: float, duration: float) -> LoadResult:
+    """The same load with wrk (written in C: the client takes less CPU from the server)."""
+    script = Path("wrk-post.lua")  # in the benchmark's temporary folder
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [==[{body.decode()}]==]\n",
+        encoding="utf-8",
+    )
+    command = ["wrk", "--threads", "1", "--connections", str(connections), "--latency"]
+    command += ["--script", str(script), url, "--duration"]
+    subprocess.run([*command, f"{max(1, round(warmup))}s"], capture_output=True, check=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = subprocess.run(
+        [*command, f"{max(1, round(duration))}s"], capture_output=True, text=True, check=True
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    def parsed(pattern: str) -> float:
+        found = re.search(pattern, output, re.MULTILINE)
+        return float(found.group(1)) if found else 0.0
+
+    def latency_ms(percent: int) -> float:
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE)
+        if not found:
+            raise RuntimeError(f"no {percent}% latency in the output of wrk:\n{output}")
+        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+    seconds = parsed(r"requests in ([\d.]+)s")
+    failed = parsed(r"Non-2xx or 3xx responses: (\d+)") + sum(
+        int(count) for count in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
+    )
+    return LoadResult(
+        requests=int(parsed(r"^\s+(\d+) requests in") - failed),
+        failed=int(failed),
+        seconds=seconds,
+        p50_ms=latency_ms(50),
+        p99_ms=latency_ms(99),
+        client_cpu=cpu / seconds,
+    )
+
+
+def measure_load(client: str, url: str, body: bytes, connections: int, plan: Plan) -> LoadResult:
+    """Run the chosen load generator against ``url`` in a process of its own."""
+    if client == "wrk":
+        return wrk_load(url, body, connections, plan.warmup, plan.duration)
+    with fresh_process() as pool:
+        return pool.submit(httpx_load, url, body, connections, plan.warmup, plan.duration).result()
+
+
+# --- Servers -----------------------------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    """A FastAPI app with one POST endpoint that returns a constant, run like ``serve``."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict() -> dict[str, str]:
+        return {"prediction": "constant"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1)
+
+
+@contextlib.contextmanager
+def server(command: list[str], env: dict[str, str], port: int, body: bytes) -> Iterator[str]:
+    """Start a server, wait until ``POST /predict`` answers 200, yield its URL, then stop it."""
+    url = f"http://127.0.0.1:{port}"
+    log = Path(f"server-{port}.log")
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(f"{url}/predict", body):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop(process)
+
+
+def _answers(url: str, body: bytes) -> bool:
+    try:
+        return httpx.post(url, content=body, headers=JSON_HEADERS).status_code == httpx.codes.OK
+    except httpx.TransportError:
+        return False
+
+
+def prometheus_value(metrics: str, name: str) -> float:
+    """The value of an unlabelled metric in the Prometheus text format."""
+    found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
+    return float(found.group(1)) if found else float("nan")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process by its PID: SIGTERM, then SIGKILL if it is still running after 30 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_process() -> ProcessPoolExecutor:
+    """A pool of one new Python process (spawned, not forked: it shares nothing with us)."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+# --- 1 and 2: the API --------------------------------------------------------------------
+
+
+def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
+    """Train a model in the temporary folder, then load the real app and the bare app."""
+    workdir = Path.cwd()
+    env = {
+        **os.environ,
+        "APP_HOST": "127.0.0.1",
+        "APP_MODEL_DIR": str(workdir / "models"),
+        "APP_DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
+        "APP_DATA_PATH": str(ROOT / "data" / "dataset.csv"),  # used when dataset=csv
+    }
+    progress("training a model into the temporary folder")
+    subprocess.run([CLI, "train"], env=env, stdout=subprocess.DEVNULL, check=True)
+    reference = pd.read_csv(workdir / "models" / "v1" / "reference.csv")  # registry layout
+    records = reference.drop(columns="prediction").to_dict(orient="records")
+    single = json.dumps({"features": records[0]}).encode()
+
+    port = free_port()
+    with server([CLI, "serve"], {**env, "APP_PORT": str(port)}, port, single) as url:
+        progress(f"/predict on the real app: {plan.connections} connections, {plan.duration}s")
+        real = measure_load(client, f"{url}/predict", single, plan.connections, plan)
+        batches = {}
+        for size in plan.batch_sizes:
+            progress(f"/predict/batch with {size} records per request")
+            body = json.dumps({"records": [records[i % len(records)] for i in range(size)]})
+            batches[size] = measure_load(
+                client, f"{url}/predict/batch", body.encode(), plan.batch_connections, plan
+            )
+        metrics = httpx.get(f"{url}/metrics").text
+        dropped, pending = (
+            prometheus_value(metrics, name)
+            for name in ["prediction_log_dropped_total", "prediction_log_pending_rows"]
+        )
+        notes.append(
+            f"prediction log (SQLite): {dropped:.0f} rows dropped, {pending:.0f} waiting after "
+            "the load (the API never waits for the database: a full queue drops rows)"
+        )
+    port = free_port()
+    bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(port)]
+    with server(bare_command, env, port, single) as url:
+        progress(f"/predict on the {BARE}")
+        bare = measure_load(client, f"{url}/predict", single, plan.connections, plan)
+
+    for name, result in [("real app", real), (BARE, bare), *batches.items()]:
+        if result.failed:
+            progress(f"warning: {result.failed} failed requests ({name})")
+    figures = [
+        Figure(
+            f"/predict requests/s ({plan.connections} in flight)",
+            real.per_second,
+            BARE,
+            bare.per_second,
+        ),
+        Figure("/predict p50 latency (ms)", real.p50_ms, BARE, bare.p50_ms),
+        Figure("/predict p99 latency (ms)", real.p99_ms, BARE, bare.p99_ms),
+        Figure(f"{client} load generator CPU (cores)", real.client_cpu, BARE, bare.client_cpu),
+    ]
+    figures += [
+        Figure(f"/predict/batch rows/s ({size} per request)", result.per_second * size)
+        for size, result in batches.items()
+    ]
+    return figures
+
+
+# --- 3: the drift job --------------------------------------------------------------------
+
+
+def synthetic_frames(
+    rows: int, features: int, shifted: int, prediction_column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference and current frames of normal noise; the first ``shifted`` features move."""
+    generator = np.random.default_rng(0)
+    names = [f"feature_{index:02d}" for index in range(features)]
+    frames = [
+        pd.DataFrame(generator.normal(size=(rows, features)), columns=names) for _ in range(2)
+    ]
+    reference, current = frames
+    current[names[:shifted]] += 0.5  # half a standard deviation
+    for frame in frames:  # a 0/1 label: valid as a class (classification) or a value
+        frame[prediction_column] = (frame[names[0]] > 0).astype(int)
+    return reference, current
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process, in MB.
+
+    On Linux, VmHWM: ``getrusage().ru_maxrss`` would also count the peak of the parent
+    process that started us (it survives fork and exec).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6  # bytes on macOS
+
+
+def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
+    """The project's drift job (``detect_drift``, HTML report included) on synthetic data."""
+    from datetime import UTC, datetime
+
+    from {{ cookiecutter.package_name }}.config import Settings
+    from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
+    from {{ cookiecutter.package_name }}.features import FeatureSchema
+    from {{ cookiecutter.package_name }}.model import ModelMetadata
+    from {{ cookiecutter.package_name }}.monitoring.drift import detect_drift
+    from {{ cookiecutter.package_name }}.monitoring.window import Window
+
+    reference, current = synthetic_frames(rows, features, shifted, PREDICTION_COLUMN)
+    names = [str(name) for name in reference.columns if name != PREDICTION_COLUMN]
+    model = ModelMetadata.model_validate(
+        {
+            "version": "v0",
+            "created_at": datetime.now(UTC),
+            "task": "{{ cookiecutter.task }}",
+            "dataset": "synthetic",
+            "target": "target",
+            "classes": ["0", "1"],  # ignored by regression projects
+            "feature_schema": FeatureSchema.from_frame(reference[names]),
+            "metrics": {},
+            "primary_metric": "none",
+            "training_rows": rows,
+            "test_rows": 0,
+            "sha256": "",
+            "library_versions": {},
+        }
+    )
+    started = time.perf_counter()
+    summary, _html = detect_drift(reference, current, model, Settings(), Window(source="bench"))
+    seconds = time.perf_counter() - started
+    prediction_drifted = summary.prediction is not None and summary.prediction.drifted
+    return JobResult(seconds, peak_rss_mb(), len(summary.drifted_features) + prediction_drifted)
+
+
+def ks_loop_job(rows: int, features: int, shifted: int) -> JobResult:
+    """A two-sample Kolmogorov-Smirnov test per column, and nothing else."""
+    from scipy.stats import ks_2samp
+
+    reference, current = synthetic_frames(rows, features, shifted, "prediction")
+    started = time.perf_counter()
+    flagged = sum(
+        ks_2samp(reference[name], current[name]).pvalue < KS_P_VALUE for name in reference.columns
+    )
+    return JobResult(time.perf_counter() - started, peak_rss_mb(), int(flagged))
+
+
+def run_job(job: Callable[[int, int, int], JobResult], rows: int, plan: Plan) -> JobResult:
+    """Run a drift computation in a fresh process, so its memory peak is its own."""
+    with fresh_process() as pool:
+        return pool.submit(job, rows, plan.drift_features, plan.drift_shifted).result()
+
+
+def bench_drift(plan: Plan) -> list[Figure]:
+    """Evidently and the scipy loop on the same data, for each size."""
+    figures = []
+    for rows in plan.drift_rows:
+        progress(f"drift job on {rows:,} rows x {plan.drift_features} features")
+        project = run_job(evidently_job, rows, plan)
+        baseline = run_job(ks_loop_job, rows, plan)
+        label = f"drift {rows:,} rows x {plan.drift_features}"
+        figures += [
+            Figure(f"{label}: seconds", project.seconds, KS_LOOP, baseline.seconds),
+            Figure(f"{label}: peak memory (MB)", project.peak_mb, KS_LOOP, baseline.peak_mb),
+            Figure(f"{label}: columns flagged", project.flagged, KS_LOOP, baseline.flagged),
+        ]
+    return figures
+
+
+# --- 4: the API image's virtualenv ---------------------------------------------------------
+
+
+def bench_venv() -> list[Figure]:
+    """Build the wheel, install it as the Dockerfile does, and measure the virtualenvs."""
+    progress("building the wheel")
+    dist = Path.cwd() / "dist"
+    uv(["build", "--wheel", "--quiet", "--out-dir", str(dist)])
+    [wheel] = dist.glob("*.whl")
+    api = venv_size_mb(wheel, extras=[])
+    monitoring = venv_size_mb(wheel, extras=["monitoring"])
+    return [
+        Figure("API image virtualenv (MB)", api, "with the monitoring extra", monitoring),
+        Figure("wheel of the project (kB)", wheel.stat().st_size / 1e3),
+    ]
+
+
+def venv_size_mb(wheel: Path, extras: list[str]) -> float:
+    """Size of a fresh venv holding the wheel and its locked dependencies (no dev group)."""
+    name = "-".join(["venv", *extras])
+    progress(f"installing the wheel into a fresh {name}")
+    venv = Path.cwd() / name
+    requirements = venv.with_suffix(".txt")
+    extra_options = [option for extra in extras for option in ("--extra", extra)]
+    export = ["export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--quiet"]
+    uv([*export, *extra_options, "--output-file", str(requirements)])
+    uv(["venv", "--quiet", "--python", sys.executable, str(venv)])
+    install = ["pip", "install", "--quiet", "--compile-bytecode", "--link-mode", "copy"]
+    uv([*install, "--python", str(venv / "bin" / "python"), "-r", str(requirements), str(wheel)])
+    files = [path for path in venv.rglob("*") if path.is_file() and not path.is_symlink()]
+    return sum(path.stat().st_size for path in files) / 1e6
+
+
+def uv(arguments: list[str]) -> None:
+    """Run a uv command from the project root (where pyproject.toml and uv.lock are)."""
+    executable = os.environ.get("UV", "uv")  # `uv run` says which uv started us
+    subprocess.run([executable, *arguments], cwd=ROOT, check=True)
+
+
+# --- Output --------------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    """A progress line on standard error; figures go to standard output."""
+    print(f"- {message}", file=sys.stderr, flush=True)
+
+
+def number(value: float) -> str:
+    """Three significant digits for small numbers, whole numbers from 100 up."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"  # noqa: PLR2004
+
+
+def print_table(figures: list[Figure], notes: list[str]) -> None:
+    """The figures as a Markdown table (paste it into a pull request), then notes."""
+    rows = [["figure", "this project", "compared with", "value"]]
+    rows += [
+        [
+            figure.name,
+            number(figure.value),
+            figure.baseline,
+            "" if figure.baseline_value is None else number(figure.baseline_value),
+        ]
+        for figure in figures
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    rows.insert(1, ["-" * width for width in widths])
+    for row in rows:
+        cells = [
+            cell.rjust(width) if column % 2 else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    for note in notes:
+        print(f"- {note}")
+
+
+def main() -> None:
+    """Run every benchmark in a temporary folder and print the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short and small: a smoke run")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="load generator (auto: wrk if it is on PATH, else httpx)",
+    )
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        serve_bare(args.bare_server)
+        return
+    plan = QUICK if args.quick else FULL
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "httpx"
+    for name in [name for name in os.environ if name.startswith("APP_")]:
+        del os.environ[name]  # default settings for every process started below
+
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    notes: list[str] = []
+    # No .env in the temporary folder, and every file the benchmark writes lands there.
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir, contextlib.chdir(workdir):
+        figures = bench_api(plan, client, notes) + bench_drift(plan) + bench_venv()
+    print_table(
+        figures,
+        [
+            *notes,
+            f"{os.cpu_count()} CPU cores, shared by the server and the load generator ({client}):"
+            " a load generator near 1 core is the limit, not the server",
+            f"load average before the run: {load_before:.1f} (anything else running on the "
+            "machine skews the figures)",
+            "latency: time per request seen by the client with that many requests in flight",
+            f"drift: reference and current frames of that many rows, {plan.drift_shifted} "
+            "features shifted by 0.5 sd; Evidently's time includes the HTML report; peak "
+            "memory is the whole process (libraries, data, computation)",
+            "virtualenv: what `make docker-build-api` copies into the image (bytecode compiled,"
+            " Python itself not included)",
+            f"total time: {time.perf_counter() - started:.0f}s",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The docs name only real endpoints, commands, services, settings and make targets."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import check_docs
+
+HINT = "name it in the doc"
+
+
+@pytest.fixture(scope="module")
+def project() -> check_docs.Project:
+    return check_docs.load_project()
+
+
+@pytest.fixture(scope="module")
+def docs() -> dict[str, str]:
+    texts = check_docs.read_docs()
+    missing = [name for name, text in texts.items() if text is None]
+    assert not missing, f"missing: {missing}"
+    return {name: text for name, text in texts.items() if text is not None}
+
+
+def failures(project: check_docs.Project, docs: dict[str, str]) -> list[str]:
+    return [r.message for r in check_docs.check_docs(project, docs) if not r.passed]
+
+
+def test_the_project_is_read(project: check_docs.Project) -> None:
+    assert {"/predict", "/predict/batch", "/admin/reload"} <= project.endpoints
+    assert {"train", "monitor", "rollback", "models list"} <= project.commands
+    assert {"api", "monitor", "postgres"} <= project.services
+    assert "APP_MODEL_DIR" in project.settings
+    assert "docs-check" in project.make_targets
+
+
+def test_the_docs_pass(project: check_docs.Project, docs: dict[str, str]) -> None:
+    assert failures(project, docs) == []
+
+
+def test_main_prints_pass_lines_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_docs.main() == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith(("PASS ", "docs-check:")) for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("kind", "real", "fake", "name"),
+    [
+        ("endpoint", "/predict/batch", "/predict/bulk", "/predict/bulk"),
+        ("command", "{cli} rollback", "{cli} rollbak", "rollbak"),
+        ("setting", "APP_MODEL_POLL_SECONDS", "APP_MODEL_POLL_SECS", "APP_MODEL_POLL_SECS"),
+        ("service", "`monitor` service", "`monitr` service", "monitr"),
+        ("make target", "make docs-check", "make docs-chek", "docs-chek"),
+    ],
+)
+def test_a_name_that_does_not_exist_fails(
+    project: check_docs.Project,
+    docs: dict[str, str],
+    kind: str,
+    real: str,
+    fake: str,
+    name: str,
+) -> None:
+    real, fake = (text.format(cli=project.cli_name) for text in (real, fake))
+    text = docs[check_docs.ARCHITECTURE]
+    assert real in text
+    broken = {**docs, check_docs.ARCHITECTURE: text.replace(real, fake, 1)}
+    messages = failures(project, broken)
+    expected = f"{kind} {project.shown(kind, name)} does not exist"
+    assert any(expected in message for message in messages), messages
+
+
+def test_an_endpoint_left_out_of_the_architecture_fails(
+    project: check_docs.Project, docs: dict[str, str]
+) -> None:
+    text = docs[check_docs.ARCHITECTURE].replace("/metrics", "/health")
+    messages = failures(project, {**docs, check_docs.ARCHITECTURE: text})
+    assert messages == [f"{check_docs.ARCHITECTURE}: endpoint /metrics is never mentioned: " + HINT]
+
+
+def test_what_counts_as_a_mention(project: check_docs.Project) -> None:
+    cli = project.cli_name
+    text = f"""
+Send `POST /predict` to http://localhost:8000/ready; the `api` and `monitor` services.
+Files are not endpoints: /app/models, reports/latest.json, sqlite:///data/x.db, and/or, <br/>.
+Make sure APP_PORT and every APP_DRIFT_* setting and $APP_ADMIN_TOKEN are set.
+```bash
+make serve  # then visit http://127.0.0.1:8000/docs
+{cli} models list && {cli} promote v3 --reason "x"
+docker compose logs --tail 100 postgres | grep error
+docker compose run --rm --no-deps --entrypoint cat train reports/latest.json
+```
+"""
+    names = check_docs.extract_mentions(text, project).names
+    assert set(names["endpoint"]) == {"/predict", "/ready", "/docs"}
+    assert set(names["service"]) == {"api", "monitor", "postgres", "train"}
+    assert set(names["setting"]) == {"APP_PORT", "APP_DRIFT*", "APP_ADMIN_TOKEN"}
+    assert set(names["make target"]) == {"serve"}
+    assert set(names["command"]) == {"models list", "promote"}
+    assert all(r.passed for r in check_docs.check_document("x.md", text, project))

@@ -1,0 +1,390 @@
+"""Reliability and security: real servers fuzzed from their OpenAPI schema, under load, killed
+and restarted under load; and static checks of the repository (secrets, non-root container).
+"""
+
+import fnmatch
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis import Case, GenerationMode
+from schemathesis.schemas import BaseSchema
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
+
+from .helpers import (
+    ADMIN_TOKEN,
+    GRACEFUL_EXIT,
+    PROJECT_ROOT,
+    BackgroundLoad,
+    Server,
+    free_port,
+    isolated_settings,
+    load_test,
+    logged_request_ids,
+    server_env,
+    start_server,
+    train_champion,
+)
+
+CLIENTS = 8
+EXAMPLES = 30  # per operation and phase: the schema-driven test takes seconds, not minutes
+PREDICT_PATHS = {"/predict", "/predict/batch"}
+SCOREABLE = 1e6  # |value| up to which any record of the training range must be accepted
+
+
+# Schema-driven tests (Schemathesis) against one real server
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Settings]]:
+    """One ``serve`` process with a trained model, shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("api")
+    config = isolated_settings(root)
+    train_champion(config, load_dataset(config))
+    server = start_server(server_env(config, free_port()), root / "server.log")
+    yield server, config
+    server.stop(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def api_schema(api: tuple[Server, Settings]) -> BaseSchema:
+    """The running server's OpenAPI schema, with a bounded number of examples."""
+    server, _ = api
+    config = schemathesis.Config.from_dict(
+        {
+            "generation": {"max-examples": EXAMPLES},
+            "checks": {
+                # The schema cannot say which values a model can score (feature names change
+                # with the model; finite values far outside the training range overflow the
+                # scaler): those are 422 with a reason. Scoreable records are asserted below.
+                "positive_data_acceptance": {"enabled": False}
+            },
+        }
+    )
+    return schemathesis.openapi.from_url(f"{server.base_url}/openapi.json", config=config)
+
+
+@pytest.fixture(scope="module")
+def feature_names(api: tuple[Server, Settings]) -> list[str]:
+    """The served model's features, in order."""
+    server, _ = api
+    schema = httpx.get(f"{server.base_url}/model").json()["feature_schema"]
+    return [feature["name"] for feature in schema["features"]]
+
+
+def on_model_features(body: Any, names: list[str]) -> Any:
+    """Move generated feature values onto the model's feature names (cycling the values).
+
+    A random mapping is schema-valid but never names the model's features, so it would only
+    ever meet the 422 of unknown features; remapped, records reach the model. Values keep
+    their generated type, so a negative case stays negative.
+    """
+
+    def remap(record: Any) -> Any:
+        if not isinstance(record, dict):
+            return record
+        values = list(record.values()) or [0.0]
+        return {name: values[index % len(values)] for index, name in enumerate(names)}
+
+    if isinstance(body, dict) and "features" in body:
+        return {**body, "features": remap(body["features"])}
+    if isinstance(body, dict) and isinstance(body.get("records"), list):
+        return {**body, "records": [remap(record) for record in body["records"]]}
+    return body
+
+
+def scoreable(body: Any) -> bool:
+    """A valid predict body within the batch limit, whose values lie in a plausible range."""
+    records = [body["features"]] if "features" in body else body["records"]
+    return len(records) <= Settings().max_batch_size and all(
+        abs(value) <= SCOREABLE for record in records for value in record.values()
+    )
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.fixture
+def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
+    """Schemathesis 4 (up to 4.32 at least) reads ``Node._nodeid``, which pytest 9 dropped."""
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("_node_id_for_schemathesis")
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+def test_every_endpoint_conforms_to_its_schema(case: Case[Any], feature_names: list[str]) -> None:
+    """No 5xx; status codes, content types, headers and bodies as documented; bad input 422."""
+    if case.path in PREDICT_PATHS:
+        case.body = on_model_features(case.body, feature_names)
+    response = case.call_and_validate()  # without the admin token
+    if case.path == "/admin/reload":
+        case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    meta = case.meta
+    positive = meta is not None and meta.generation.mode is GenerationMode.POSITIVE
+    if case.path in PREDICT_PATHS and positive and scoreable(case.body):
+        assert response.status_code == httpx.codes.OK, response.text
+
+
+def test_values_the_model_cannot_score_are_422_not_500(
+    client: TestClient, record: dict[str, float]
+) -> None:
+    """Found by the test above: finite values near the float limit overflowed the scaler."""
+    huge = dict.fromkeys(record, 1.7e308)
+    for path, body in [("/predict", {"features": huge}), ("/predict/batch", {"records": [huge]})]:
+        response = client.post(path, json=body)
+        assert response.status_code == httpx.codes.UNPROCESSABLE_ENTITY, response.text
+        assert "out of the range the model can score" in response.json()["detail"][0]["msg"]
+    assert client.post("/predict", json={"features": record}).status_code == httpx.codes.OK
+
+
+@pytest.mark.e2e
+def test_the_admin_token_is_required_and_never_leaks(api: tuple[Server, Settings]) -> None:
+    server, _ = api
+    token = ADMIN_TOKEN
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        assert client.post("/admin/reload").status_code == httpx.codes.UNAUTHORIZED
+        wrong = client.post("/admin/reload", headers={"Authorization": f"Bearer {token}x"})
+        assert wrong.status_code == httpx.codes.UNAUTHORIZED
+        basic = client.post("/admin/reload", auth=("admin", token))
+        assert basic.status_code == httpx.codes.UNAUTHORIZED
+        right = client.post("/admin/reload", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == httpx.codes.OK
+        for path in ("/health", "/ready", "/model", "/metrics", "/openapi.json"):
+            assert token not in client.get(path).text, path
+    assert token not in server.log_path.read_text(encoding="utf-8")
+
+
+# Load, kills and restarts
+
+
+@pytest.mark.e2e
+def test_load_test_script_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """``make load-test``, shorter: no failed request, one log row per record predicted."""
+    status = load_test.main(["--duration", "1.5", "--concurrency", str(CLIENTS)])
+    out = capsys.readouterr().out
+    print(out)
+    assert status == 0, out
+    assert "load test passed" in out
+
+
+def test_the_load_test_fails_on_a_failed_request_a_lost_row_or_an_unclean_exit() -> None:
+    result = load_test.LoadResult(
+        requests=2, successes=[(0.0, "a", 3)], errors=[(0.0, "b", "HTTP 500")], elapsed=1.0
+    )
+    problems = load_test.report(result, 1, Counter(a=2), status=-signal.SIGKILL)
+    assert len(problems) == 4, problems  # failed request, row count, rows of "a", exit status
+    assert load_test.report(result, 1, Counter(a=3), status=0) == [
+        "1 requests failed (HTTP 500: 1)"
+    ]
+
+
+@pytest.fixture
+def records(features: pd.DataFrame) -> list[dict[str, float]]:
+    return sample_records(features, 500, {}, seed=3)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("registry")  # v1 is the champion
+def test_restarts_under_load(
+    env: dict[str, str],
+    serve: Callable[[dict[str, str]], Server],
+    settings: Settings,
+    records: list[dict[str, float]],
+) -> None:
+    """A hard kill fails only the requests in flight; a graceful restart loses no logged row.
+
+    One load runs throughout. Server 1 is killed (SIGKILL); server 2 starts on the same port
+    with the same model folder and prediction log, and is stopped gracefully (SIGTERM) under
+    load; server 3 takes over. Clients retry after connection errors.
+    """
+    first = serve(env)
+    with BackgroundLoad(first.base_url, records, CLIENTS) as load:
+        load.wait_for_successes(30)
+        killed = time.monotonic()
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        second = serve(env)
+        second_ready = time.monotonic()
+        load.wait_for_successes(30, after=second_ready)
+        stopping = time.monotonic()
+        assert second.stop(signal.SIGTERM) in GRACEFUL_EXIT
+        stopped = time.monotonic()
+        third = serve(env)
+        third_ready = time.monotonic()
+        load.wait_for_successes(30, after=third_ready)
+    assert third.stop(signal.SIGTERM) in GRACEFUL_EXIT
+    result = load.result
+    logged = logged_request_ids(settings.database_url)
+
+    def failures(start: float, end: float) -> Counter[str]:
+        return Counter(kind for at, _, kind in result.errors if start <= at < end)
+
+    # Hard kill: the requests in flight fail (at most one per client), the others are refused
+    # until server 2 listens; nothing fails before the kill or once server 2 is ready.
+    assert sum(failures(0, killed).values()) == 0
+    killed_failures = failures(killed, second_ready)
+    refused = killed_failures.pop("ConnectError", 0)
+    assert set(killed_failures) <= {"RemoteProtocolError", "ReadError", "WriteError"}
+    in_flight = sum(killed_failures.values())
+    assert in_flight <= CLIENTS
+    assert sum(failures(second_ready, stopping).values()) == 0
+    # Graceful stop: requests either complete or are refused (then never logged); every
+    # request answered by server 2 or 3 has all its rows in the log.
+    stop_failures = failures(stopping, third_ready)
+    assert not [kind for kind in stop_failures if kind.startswith("HTTP")], stop_failures
+    assert all(logged[rid] == 0 for at, rid, _ in result.errors if at >= stopping)
+    assert sum(failures(third_ready, float("inf")).values()) == 0
+    answered = [(rid, n) for at, rid, n in result.successes if at > second_ready]
+    missing = [rid for rid, n in answered if logged[rid] != n]
+    assert not missing, f"{len(missing)} answered requests lack log rows"
+    queued = sum(n - logged[rid] for at, rid, n in result.successes if at < killed)
+    print(
+        f"\nhard kill: {in_flight} requests failed in flight ({dict(killed_failures)}), "
+        f"{refused} refused during {second_ready - killed:.1f}s of downtime; "
+        f"{queued} log rows of answered requests were still queued at the kill"
+        f"\ngraceful restart: shutdown {stopped - stopping:.2f}s, failures while down "
+        f"{dict(stop_failures)}; {len(answered)} requests answered by servers 2 and 3, "
+        f"all {sum(n for _, n in answered)} rows logged"
+        f"\ntotal: {result.succeeded} requests succeeded, {result.failed} failed"
+    )
+
+
+# Static security checks
+
+
+PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
+    r"|-----BEGIN OpenVPN Static key V[1]-----|PuTTY-User-Key-File-\d"
+)
+TOKENS = {
+    "private key": PRIVATE_KEY,
+    "GitHub token": re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
+    "AWS access key": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    "API secret key": re.compile(r"\bsk-(ant-|proj-)?[A-Za-z0-9_-]{32,}"),
+    "PyPI token": re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{50,}"),
+    "Stripe live key": re.compile(r"\b[rs]k_live_[0-9A-Za-z]{20,}"),
+}
+SECRET_FILES = ["*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", ".env"]
+
+
+def find_secrets(text: str) -> list[str]:
+    """Names of the secret kinds found in ``text``."""
+    return [kind for kind, pattern in TOKENS.items() if pattern.search(text)]
+
+
+def repository_files() -> list[Path]:
+    """Files git would commit (tracked, or new and not ignored); without git, .gitignore applied."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode == 0:
+        names = [name for name in listed.stdout.decode().split("\0") if name]
+        return [PROJECT_ROOT / name for name in names if (PROJECT_ROOT / name).is_file()]
+    patterns = [".git", ".hypothesis"] + [
+        line.strip().rstrip("/")
+        for line in (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def ignored(path: Path) -> bool:
+        relative = path.relative_to(PROJECT_ROOT).as_posix()
+        return any(
+            fnmatch.fnmatch(relative if "/" in pattern else path.name, pattern)
+            for pattern in patterns
+        )
+
+    files = []
+    for folder, subfolders, names in os.walk(PROJECT_ROOT):
+        subfolders[:] = [name for name in subfolders if not ignored(Path(folder, name))]
+        files += [Path(folder, name) for name in names if not ignored(Path(folder, name))]
+    return files
+
+
+def test_the_secret_patterns_work() -> None:
+    key = "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+    assert find_secrets(key) == ["private key"]
+    assert find_secrets("token = 'ghp_" + "a1B2" * 9 + "'") == ["GitHub token"]
+    assert find_secrets("AKIA" + "IOSFODNN7EXAMPLE") == ["AWS access key"]
+    assert find_secrets("APP_ADMIN_TOKEN=\nPOSTGRES_PASSWORD=change-me") == []
+
+
+def test_no_secrets_in_the_repository() -> None:
+    files = repository_files()
+    assert files, "no files found"
+    secret_files = [
+        str(p.relative_to(PROJECT_ROOT))
+        for p in files
+        if any(fnmatch.fnmatch(p.name, pattern) for pattern in SECRET_FILES)
+    ]
+    assert not secret_files, f"files that hold secrets must not be committed: {secret_files}"
+    found = {
+        str(p.relative_to(PROJECT_ROOT)): kinds
+        for p in files
+        if (kinds := find_secrets(p.read_bytes().decode("utf-8", errors="ignore")))
+    }
+    assert not found, f"secrets in the repository: {found}"
+
+
+def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
+    """The build stages of a Dockerfile: (INSTRUCTION, arguments) in order, per FROM."""
+    logical: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    stages: list[list[tuple[str, str]]] = []
+    for line in logical:
+        instruction, _, arguments = line.partition(" ")
+        if instruction.upper() == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((instruction.upper(), arguments.strip()))
+    return stages
+
+
+ROOT_USERS = {"", "root", "0"}
+
+
+def test_the_container_runs_as_a_non_root_user() -> None:
+    runtime = dockerfile_stages((PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8"))[-1]
+    user, user_at, last_root_step = "", -1, -1
+    for index, (instruction, arguments) in enumerate(runtime):
+        if instruction == "USER":
+            user, user_at = arguments, index
+        elif instruction in {"RUN", "COPY", "ADD"} and user.partition(":")[0] in ROOT_USERS:
+            last_root_step = index
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit(), f"USER {user!r}: use a numeric uid (Kubernetes runAsNonRoot checks it)"
+    assert int(uid) != 0, "the image runs as root"
+    assert not gid or (gid.isdigit() and int(gid) != 0), f"USER {user!r}: numeric non-root gid"
+    assert user_at > last_root_step, "USER must come after the last step run as root"
