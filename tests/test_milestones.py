@@ -5,11 +5,12 @@ Milestone 3 replays CI on the last commit (as GitHub does), so the project is co
 """
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import copy_project, run
+from .conftest import copy_project, fresh_database, run
 
 GIT = ["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com"]
 
@@ -24,20 +25,30 @@ def committed(default_project: Path, tmp_path: Path) -> Path:
     return project
 
 
-def milestones(project: Path, *numbers: int) -> tuple[dict[int, str], str]:
-    """Run `make milestones` (or the given ones); return {number: PASS|FAIL} and the output."""
-    result = run(
-        ["uv", "run", "python", "scripts/milestones.py", *map(str, numbers)],
-        cwd=project,
-        env={"PYTEST_ADDOPTS": "-p no:cacheprovider"},
-        check=False,
-    )
-    verdicts = {
-        int(n): v
-        for n, v in re.findall(r"^Milestone (\d): (PASS|FAIL)$", result.stdout, re.MULTILINE)
-    }
-    assert (result.returncode == 0) == all(v == "PASS" for v in verdicts.values()), result.stdout
-    return verdicts, result.stdout
+Run = Callable[[Path], tuple[dict[int, str], str]]
+
+
+@pytest.fixture
+def milestones(postgres_url: str, request: pytest.FixtureRequest) -> Run:
+    """Run all five milestones of a project; return {number: PASS|FAIL} and the output.
+
+    The project's tests get a PostgreSQL database of their own (tests run in parallel).
+    """
+    database = fresh_database(postgres_url, "milestones_" + request.node.name[5:45])
+
+    def run_milestones(project: Path) -> tuple[dict[int, str], str]:
+        result = run(
+            ["uv", "run", "python", "scripts/milestones.py"],
+            cwd=project,
+            env={"TEST_POSTGRES_URL": database},
+            check=False,
+        )
+        pattern = re.compile(r"^Milestone (\d): (PASS|FAIL)$", re.MULTILINE)
+        verdicts = {int(number): verdict for number, verdict in pattern.findall(result.stdout)}
+        assert (result.returncode == 0) == all(v == "PASS" for v in verdicts.values())
+        return verdicts, result.stdout
+
+    return run_milestones
 
 
 def failure_reason(output: str, milestone: int) -> str:
@@ -69,13 +80,15 @@ def break_ci(project: Path) -> None:
     workflow.write_text(workflow.read_text().replace("run: make lint", "run: make lnt"))
 
 
-def test_every_milestone_passes_on_a_fresh_project(committed: Path) -> None:
+def test_every_milestone_passes_on_a_fresh_project(committed: Path, milestones: Run) -> None:
     verdicts, output = milestones(committed)
     assert verdicts == dict.fromkeys(range(1, 6), "PASS"), output
     assert "FAIL" not in output
 
 
-def test_broken_serving_design_and_monitoring_fail_only_their_milestones(committed: Path) -> None:
+def test_broken_serving_design_and_monitoring_fail_only_their_milestones(
+    committed: Path, milestones: Run
+) -> None:
     break_serving(committed)
     break_design(committed)
     break_monitoring(committed)
@@ -86,7 +99,7 @@ def test_broken_serving_design_and_monitoring_fail_only_their_milestones(committ
     assert "monitor exited 4, expected 0" in failure_reason(output, 5)
 
 
-def test_broken_code_and_ci_fail_only_their_milestones(committed: Path) -> None:
+def test_broken_code_and_ci_fail_only_their_milestones(committed: Path, milestones: Run) -> None:
     break_code(committed)
     break_ci(committed)
     verdicts, output = milestones(committed)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import all_combinations, combination_id, render, run, tool
+from .conftest import TEMPLATE_DIR, all_combinations, combination_id, render, run, tool
 
 COMBINATIONS = all_combinations()
 LEFTOVER_TEMPLATE_SYNTAX = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s")
@@ -95,13 +95,14 @@ def test_combination_passes_hadolint_and_compose(
 
 
 def test_every_workflow_passes_actionlint(rendered: dict[str, Path]) -> None:
-    """One actionlint call over all generated workflows (it is slow to start)."""
+    """One actionlint call over all generated workflows and the template's own."""
     workflows = sorted(
         str(path)
         for project in rendered.values()
         for path in project.glob(".github/workflows/*.yml")
     )
     assert len(workflows) == 2 * len(COMBINATIONS)
+    workflows += [str(path) for path in (TEMPLATE_DIR / ".github" / "workflows").glob("*.yml")]
     result = subprocess.run(
         [tool("actionlint"), *workflows], capture_output=True, text=True, check=False
     )

@@ -414,6 +414,7 @@ def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
             "created_at": datetime.now(UTC),
             "task": "{{ cookiecutter.task }}",
             "dataset": "synthetic",
+            "data_sha256": "",
             "target": "target",
             "classes": ["0", "1"],  # ignored by regression projects
             "feature_schema": FeatureSchema.from_frame(reference[names]),

@@ -32,6 +32,10 @@ CLI_NAME = "{{ cookiecutter.project_slug }}"
 CLI = str(Path(sys.executable).with_name(CLI_NAME))
 
 
+# Lines that say what failed: a FAIL line, a pytest failure, a ruff rule, a mypy error.
+TELLING_LINE = re.compile(r"^\s*(FAIL|E\s|[A-Z]+[0-9]+ |-->)|: error:")
+
+
 class CheckFailedError(Exception):
     """A check failed; the message is the reason shown to the learner."""
 
@@ -51,7 +55,8 @@ def sh(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) 
     )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip().splitlines()
-        detail = " | ".join(output[-3:]) or "no output"
+        telling = [line.strip() for line in output if TELLING_LINE.search(line)]
+        detail = " | ".join(telling[:3] or output[-3:]) or "no output"
         raise CheckFailedError(f"`{shlex.join(command)}` exited {result.returncode}: {detail}")
     return result.stdout
 

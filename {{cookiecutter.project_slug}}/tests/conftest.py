@@ -13,9 +13,15 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
-from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
-from .helpers import Server, free_port, isolated_settings, settings_env, start_server
+from .helpers import (
+    Server,
+    free_port,
+    isolated_settings,
+    settings_env,
+    start_server,
+    train_version,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +43,7 @@ def settings(tmp_path: Path) -> Settings:
 def registry(settings: Settings) -> ModelRegistry:
     """A registry with one trained, promoted model (v1)."""
     registry = ModelRegistry(settings.model_dir)
-    dataset = load_dataset(settings)
-    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
-    metadata = registry.register(trained.pipeline, trained.metadata, trained.reference)
+    metadata, _ = train_version(registry, settings)
     registry.promote(metadata.version, reason="test")
     return registry
 

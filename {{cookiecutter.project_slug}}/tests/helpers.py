@@ -18,8 +18,10 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, load_dataset
-from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
+from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
@@ -59,6 +61,7 @@ __all__ = [
     "start_server",
     "traffic",
     "train_champion",
+    "train_version",
 ]
 
 
@@ -74,6 +77,14 @@ def isolated_settings(root: Path) -> Settings:
         log_flush_seconds=0.05,
         drift_min_rows=50,
     )
+
+
+def train_version(registry: ModelRegistry, settings: Settings) -> tuple[ModelMetadata, Split]:
+    """Fit on the configured dataset and register the model as the next version (not promoted)."""
+    dataset = load_dataset(settings)
+    split = split_dataset(dataset, settings)
+    trained = fit_model(dataset, split, settings)
+    return registry.register(trained.pipeline, trained.metadata, trained.reference), split
 
 
 def traffic(

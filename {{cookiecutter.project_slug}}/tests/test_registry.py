@@ -6,7 +6,6 @@ import pytest
 
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.registry import (
     MODEL_FILE,
@@ -14,17 +13,12 @@ from {{ cookiecutter.package_name }}.registry import (
     STATE_FILE,
     ModelRegistry,
 )
-from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
-
-def register_another(registry: ModelRegistry, settings: Settings) -> str:
-    dataset = load_dataset(settings)
-    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
-    return registry.register(trained.pipeline, trained.metadata, trained.reference).version
+from .helpers import train_version
 
 
 def test_versions_are_numbered_and_complete(registry: ModelRegistry, settings: Settings) -> None:
-    assert register_another(registry, settings) == "v2"
+    assert train_version(registry, settings)[0].version == "v2"
     assert registry.versions() == ["v1", "v2"]
     metadata = registry.metadata("v2")
     assert metadata.version == "v2"
@@ -72,7 +66,7 @@ def test_empty_registry_says_to_train(settings: Settings) -> None:
 def test_promote_and_rollback_move_the_champion(
     registry: ModelRegistry, settings: Settings
 ) -> None:
-    v2 = register_another(registry, settings)
+    v2 = train_version(registry, settings)[0].version
     registry.promote(v2, reason="better")
     assert registry.champion() == v2
     with pytest.raises(RegistryError, match="already the champion"):
@@ -93,7 +87,7 @@ def test_promote_and_rollback_move_the_champion(
 
 
 def test_a_corrupt_version_cannot_be_promoted(registry: ModelRegistry, settings: Settings) -> None:
-    v2 = register_another(registry, settings)
+    v2 = train_version(registry, settings)[0].version
     (registry.root / v2 / MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(RegistryError, match="corrupt"):
         registry.promote(v2, reason="bad")

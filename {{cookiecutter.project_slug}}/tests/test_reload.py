@@ -6,9 +6,9 @@ import time
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
-from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
+
+from .helpers import train_version
 
 
 def wait_for_version(client: TestClient, version: str, timeout: float = 10.0) -> None:
@@ -21,9 +21,7 @@ def wait_for_version(client: TestClient, version: str, timeout: float = 10.0) ->
 def test_promote_and_rollback_under_load(
     client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
 ) -> None:
-    dataset = load_dataset(settings)
-    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
-    v2 = registry.register(trained.pipeline, trained.metadata, trained.reference).version
+    v2 = train_version(registry, settings)[0].version
 
     statuses: list[int] = []
     versions: set[str] = set()
@@ -60,9 +58,7 @@ def test_promote_and_rollback_under_load(
 def test_a_broken_champion_keeps_the_old_model_serving(
     client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
 ) -> None:
-    dataset = load_dataset(settings)
-    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
-    v2 = registry.register(trained.pipeline, trained.metadata, trained.reference).version
+    v2 = train_version(registry, settings)[0].version
     registry.promote(v2, reason="test")
     (registry.root / v2 / "model.joblib").write_bytes(b"corrupted after promotion")
 

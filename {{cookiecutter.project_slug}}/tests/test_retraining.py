@@ -6,25 +6,18 @@ from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC
-from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.retraining import (
     challenge,
     skip_unchanged_data,
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
-from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
-
-def new_challenger(registry: ModelRegistry, settings: Settings) -> tuple[ModelMetadata, Split]:
-    dataset = load_dataset(settings)
-    split = split_dataset(dataset, settings)
-    trained = fit_model(dataset, split, settings)
-    return registry.register(trained.pipeline, trained.metadata, trained.reference), split
+from .helpers import train_version
 
 
 def test_first_model_is_promoted(settings: Settings) -> None:
     registry = ModelRegistry(settings.model_dir)
-    challenger, split = new_challenger(registry, settings)
+    challenger, split = train_version(registry, settings)
     decision = challenge(registry, challenger, split, 0.0, trigger="test")
     assert decision.promoted
     assert decision.reason == "there was no champion"
@@ -32,7 +25,7 @@ def test_first_model_is_promoted(settings: Settings) -> None:
 
 
 def test_an_equal_challenger_is_promoted(registry: ModelRegistry, settings: Settings) -> None:
-    challenger, split = new_challenger(registry, settings)
+    challenger, split = train_version(registry, settings)
     decision = challenge(registry, challenger, split, 0.0, trigger="drift report x")
     assert decision.promoted
     assert decision.champion == "v1"
@@ -46,7 +39,7 @@ def test_an_equal_challenger_is_promoted(registry: ModelRegistry, settings: Sett
 
 
 def test_a_worse_challenger_is_rejected(registry: ModelRegistry, settings: Settings) -> None:
-    challenger, split = new_challenger(registry, settings)
+    challenger, split = train_version(registry, settings)
     champion_score = challenger.metrics[PRIMARY_METRIC]
     worse = champion_score - 0.1 if HIGHER_IS_BETTER else champion_score + 10.0
     handicapped = challenger.model_copy(update={"metrics": {PRIMARY_METRIC: worse}})
