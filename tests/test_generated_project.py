@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import combination_id, fresh_database, run
+from .conftest import combination_id, copy_project, free_port, fresh_database, run
 
 FULL_RUNS: list[dict[str, str]] = [
     {},
@@ -76,3 +76,15 @@ def test_make_check_train_evaluate_predict(
     assert all("prediction" in p for p in predictions)
     if metadata["task"] == "classification":
         assert {p["prediction"] for p in predictions} <= set(metadata["classes"])
+
+
+def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) -> None:
+    """The README's first command: `make install demo` in a fresh project."""
+    project = copy_project(default_project, tmp_path)
+    demo = run(["make", "demo"], cwd=project, env={"APP_PORT": str(free_port())})
+    assert "v1 is the champion" in demo.stdout
+    assert re.search(r"no drift: 0 of \d+ features drifted", demo.stdout)
+    assert re.search(r"^drift: \d+ of \d+ features drifted", demo.stdout, re.MULTILINE)
+    assert "monitor exit status: 3" in demo.stdout
+    assert "the data has not changed since v1" in demo.stdout
+    assert list((project / "reports").glob("drift-*.html"))

@@ -1,20 +1,23 @@
 # Start and stop the API in the background; `source` this file, then call the functions.
-# The server is stopped by its PID, never by name.
+# The server is stopped by its PID, never by name; its log goes to $SERVER_LOG.
 
 APP_PORT="${APP_PORT:-8000}"
 export APP_PORT
 SERVER_URL="http://127.0.0.1:${APP_PORT}"
+SERVER_LOG="${SERVER_LOG:-$(mktemp -t {{ cookiecutter.project_slug }}-server.XXXXXX)}"
 
 start_server() {
-  uv run --all-extras {{ cookiecutter.project_slug }} serve &
+  uv run --all-extras {{ cookiecutter.project_slug }} serve >"${SERVER_LOG}" 2>&1 &
   SERVER_PID=$!
   trap stop_server EXIT
+  echo "server log: ${SERVER_LOG}"
   for _ in $(seq 120); do
     if curl -fsS "${SERVER_URL}/ready" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "${SERVER_PID}" 2>/dev/null; then echo "the server exited" >&2; return 1; fi
+    if ! kill -0 "${SERVER_PID}" 2>/dev/null; then break; fi
     sleep 0.5
   done
-  echo "the server did not become ready at ${SERVER_URL}" >&2
+  echo "the server did not become ready at ${SERVER_URL}; the end of its log:" >&2
+  tail -n 20 "${SERVER_LOG}" >&2
   return 1
 }
 
