@@ -582,8 +582,9 @@ def main() -> None:
             "machine skews the figures)",
             "latency: time per request seen by the client with that many requests in flight",
             f"drift: reference and current frames of that many rows, {plan.drift_shifted} "
-            "features shifted by 0.5 sd; Evidently's time includes the HTML report; peak "
-            "memory is the whole process (libraries, data, computation)",
+            f"features shifted by 0.5 sd, and the prediction with them: {plan.drift_shifted + 1}"
+            " columns truly drifted; Evidently's time includes the HTML report; peak memory is"
+            " the whole process (libraries, data, computation)",
             "virtualenv: what `make docker-build-api` copies into the image (bytecode compiled,"
             " Python itself not included)",
             f"total time: {time.perf_counter() - started:.0f}s",

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import numpy as np
@@ -143,6 +144,18 @@ def start_server(
             time.sleep(0.05)
 
 
+class Failure(NamedTuple):
+    """A failed request: when it was sent and when it failed (time.monotonic()), and how.
+
+    The kind is ``HTTP 503`` or the httpx exception (``ConnectError``: nothing listened).
+    """
+
+    began: float
+    ended: float
+    request_id: str
+    kind: str
+
+
 @dataclass
 class LoadResult:
     """What the clients saw. A success is a 200 answering the request that was sent."""
@@ -150,9 +163,8 @@ class LoadResult:
     requests: int = 0
     successes: list[tuple[float, str, int]] = field(default_factory=list)
     """(time.monotonic(), request id, records predicted) of every successful request."""
-    errors: list[tuple[float, str, str]] = field(default_factory=list)
-    """(time.monotonic(), request id, kind) of every failed request; the kind is ``HTTP 503``
-    or the httpx exception (``ConnectError``: the server was not listening)."""
+    errors: list[Failure] = field(default_factory=list)
+    """Every failed request."""
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -169,7 +181,7 @@ class LoadResult:
     @property
     def failures(self) -> Counter[str]:
         """Failed requests by kind."""
-        return Counter(kind for _, _, kind in self.errors)
+        return Counter(failure.kind for failure in self.errors)
 
     @property
     def predicted(self) -> int:
@@ -233,7 +245,8 @@ async def run_load(
                         path, json=body, headers={"X-Request-ID": request_id}
                     )
                 except httpx.TransportError as exc:
-                    result.errors.append((time.monotonic(), request_id, type(exc).__name__))
+                    failed = Failure(begin, time.monotonic(), request_id, type(exc).__name__)
+                    result.errors.append(failed)
                     await asyncio.sleep(RETRY_PAUSE)
                     continue
                 end = time.monotonic()
@@ -241,7 +254,8 @@ async def run_load(
                     result.successes.append((end, request_id, size))
                     result.latencies.append(end - begin)
                 else:
-                    result.errors.append((end, request_id, f"HTTP {response.status_code}"))
+                    kind = f"HTTP {response.status_code}"
+                    result.errors.append(Failure(begin, end, request_id, kind))
 
     await asyncio.gather(*(client(worker) for worker in range(concurrency)))
     result.elapsed = time.monotonic() - started

@@ -188,8 +188,9 @@ def test_load_test_script_loses_nothing(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_the_load_test_fails_on_a_failed_request_a_lost_row_or_an_unclean_exit() -> None:
+    failed = load_test.Failure(0.0, 0.1, "b", "HTTP 500")
     result = load_test.LoadResult(
-        requests=2, successes=[(0.0, "a", 3)], errors=[(0.0, "b", "HTTP 500")], elapsed=1.0
+        requests=2, successes=[(0.0, "a", 3)], errors=[failed], elapsed=1.0
     )
     problems = load_test.report(result, 1, Counter(a=2), status=-signal.SIGKILL)
     assert len(problems) == 4, problems  # failed request, row count, rows of "a", exit status
@@ -235,24 +236,30 @@ def test_restarts_under_load(
     result = load.result
     logged = logged_request_ids(settings.database_url)
 
-    def failures(start: float, end: float) -> Counter[str]:
-        return Counter(kind for at, _, kind in result.errors if start <= at < end)
+    def failed_within(start: float, end: float) -> Counter[str]:
+        """Failures sent and failed between ``start`` and ``end``: the server was up."""
+        return Counter(f.kind for f in result.errors if start <= f.began and f.ended < end)
 
+    def failed_during(start: float, end: float) -> Counter[str]:
+        """Failures that overlap the outage from ``start`` to ``end``."""
+        return Counter(f.kind for f in result.errors if f.began < end and f.ended >= start)
+
+    # While a server is up, nothing fails. A failure that straddles the moment a server was
+    # found ready (a refused connection, timed when its error arrived) belongs to the outage.
+    for up, down in [(0, killed), (second_ready, stopping), (third_ready, float("inf"))]:
+        assert not failed_within(up, down), f"failed while up: {failed_within(up, down)}"
     # Hard kill: the requests in flight fail (at most one per client), the others are refused
-    # until server 2 listens; nothing fails before the kill or once server 2 is ready.
-    assert sum(failures(0, killed).values()) == 0
-    killed_failures = failures(killed, second_ready)
+    # until server 2 listens.
+    killed_failures = failed_during(killed, second_ready)
     refused = killed_failures.pop("ConnectError", 0)
     assert set(killed_failures) <= {"RemoteProtocolError", "ReadError", "WriteError"}
     in_flight = sum(killed_failures.values())
-    assert in_flight <= CLIENTS
-    assert sum(failures(second_ready, stopping).values()) == 0
+    assert in_flight <= CLIENTS, killed_failures
     # Graceful stop: requests either complete or are refused (then never logged); every
     # request answered by server 2 or 3 has all its rows in the log.
-    stop_failures = failures(stopping, third_ready)
+    stop_failures = failed_during(stopping, third_ready)
     assert not [kind for kind in stop_failures if kind.startswith("HTTP")], stop_failures
-    assert all(logged[rid] == 0 for at, rid, _ in result.errors if at >= stopping)
-    assert sum(failures(third_ready, float("inf")).values()) == 0
+    assert all(logged[f.request_id] == 0 for f in result.errors if f.ended >= stopping)
     answered = [(rid, n) for at, rid, n in result.successes if at > second_ready]
     missing = [rid for rid, n in answered if logged[rid] != n]
     assert not missing, f"{len(missing)} answered requests lack log rows"
