@@ -1,17 +1,21 @@
 """Milestone 2 without a Docker engine: the Dockerfile's and compose's commands, run as
-written, from the project's wheel installed in clean virtualenvs (as the image builds them).
+written, from the project's wheel installed in clean virtualenvs (as the image builds them),
+in a folder that holds what the container would: its volumes and the files mounted into it.
 """
 
 import json
 import os
+import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -74,21 +78,42 @@ def build_venv(project: Path, destination: Path, extras: str) -> Path:
     return venv
 
 
-@pytest.fixture(scope="module")
-def image(default_project: Path) -> Image:
-    return parse_runtime_stage(default_project / "Dockerfile")
+# The default project, and one whose image needs the user's CSV mounted to train.
+PROJECTS = {
+    "bundled-dataset": {},
+    "csv-dataset": {
+        "python_version": "3.12",
+        "task": "regression",
+        "dataset": "csv",
+        "csv_target_column": "disease progression",
+    },
+}
+SMOKE_TEST_MOUNT = re.compile(r'-v "\$\{PWD\}/([^:"]+):([^:"]+):ro"')
+
+Mounts = list[tuple[Path, str]]
+"""Files of the project mounted into the container: (source, target path in the container)."""
+
+
+@pytest.fixture(scope="module", params=list(PROJECTS))
+def project(request: pytest.FixtureRequest, installed_projects: Callable[..., Path]) -> Path:
+    return installed_projects(**PROJECTS[request.param])
 
 
 @pytest.fixture(scope="module")
-def api_venv(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def image(project: Path) -> Image:
+    return parse_runtime_stage(project / "Dockerfile")
+
+
+@pytest.fixture(scope="module")
+def api_venv(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The API image's environment: EXTRAS="" (no drift-job dependencies)."""
-    return build_venv(default_project, tmp_path_factory.mktemp("api-image"), extras="")
+    return build_venv(project, tmp_path_factory.mktemp("api-image"), extras="")
 
 
 @pytest.fixture(scope="module")
-def monitor_venv(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def monitor_venv(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The monitor image's environment: EXTRAS=monitoring."""
-    return build_venv(default_project, tmp_path_factory.mktemp("monitor-image"), "monitoring")
+    return build_venv(project, tmp_path_factory.mktemp("monitor-image"), "monitoring")
 
 
 def container_env(image: Image, venv: Path, **overrides: str) -> dict[str, str]:
@@ -107,6 +132,20 @@ def workdir(tmp_path: Path, image: Image) -> Path:
     return root
 
 
+def mount(workdir: Path, image: Image, mounts: Mounts) -> None:
+    """Put each mounted file where the container would see it (copies: nothing is shared)."""
+    for source, target in mounts:
+        destination = workdir / Path(target).relative_to(image.workdir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+
+
+def smoke_test_mounts(project: Path) -> Mounts:
+    """The files ``scripts/smoke_test.sh`` mounts from the project (``-v "${PWD}/..."``)."""
+    script = (project / "scripts" / "smoke_test.sh").read_text()
+    return [(project / source, target) for source, target in SMOKE_TEST_MOUNT.findall(script)]
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes started by a test, stopped by PID afterwards."""
@@ -122,20 +161,22 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
                 process.wait()
 
 
-def test_runtime_stage_is_hardened(image: Image, default_project: Path) -> None:
+def test_runtime_stage_is_hardened(image: Image, project: Path) -> None:
     assert image.user.split(":")[0].isdigit() and image.user.split(":")[0] != "0"
-    assert image.entrypoint == [default_project.name]
+    assert image.entrypoint == [project.name]
     assert image.cmd == ["serve"]
-    run([tool("hadolint"), "Dockerfile"], cwd=default_project)
+    run([tool("hadolint"), "Dockerfile"], cwd=project)
 
 
-def test_image_command_serves_from_the_installed_wheel(
+def test_smoke_test_commands_run_as_written(
     image: Image,
     api_venv: Path,
     workdir: Path,
-    default_project: Path,
+    project: Path,
     started: list[subprocess.Popen[str]],
 ) -> None:
+    """What ``make smoke-test`` (CI's image job) runs: train into the volume, serve, predict."""
+    mount(workdir, image, smoke_test_mounts(project))
     port = str(free_port())
     env = container_env(image, api_venv, APP_PORT=port)
     trained = run([*image.entrypoint, "train"], cwd=workdir, env=env)
@@ -151,7 +192,7 @@ def test_image_command_serves_from_the_installed_wheel(
     health = run(image.healthcheck, cwd=workdir, env=env, check=False)
     assert health.returncode == 0, health.stderr
 
-    request = json.loads((default_project / "examples" / "request.json").read_text())
+    request = json.loads((project / "examples" / "request.json").read_text())
     response = httpx.post(f"{base_url}/predict", json=request, timeout=10)
     assert response.status_code == 200
     assert response.json()["model_version"] == "v1"
@@ -173,24 +214,32 @@ def test_api_image_has_no_drift_dependencies(image: Image, api_venv: Path, workd
     assert "the monitor needs the monitoring extra" in monitor.stderr
 
 
-def compose_commands(project: Path) -> dict[str, list[str]]:
-    """The command of each service built here, as `docker compose config` resolves it."""
+def built_services(project: Path) -> dict[str, dict[str, Any]]:
+    """The services built here, as `docker compose config` resolves them."""
     resolved = run(
         [tool("docker-compose"), "-f", "compose.yaml", "config", "--format", "json"], cwd=project
     )
     services = json.loads(resolved.stdout)["services"]
-    return {name: service["command"] for name, service in services.items() if "build" in service}
+    return {name: service for name, service in services.items() if "build" in service}
 
 
 def test_compose_commands_run_as_written(
     image: Image,
     monitor_venv: Path,
     workdir: Path,
-    default_project: Path,
+    project: Path,
     started: list[subprocess.Popen[str]],
 ) -> None:
-    commands = compose_commands(default_project)
+    services = built_services(project)
+    commands = {name: service["command"] for name, service in services.items()}
     assert set(commands) == {"train", "api", "monitor"}
+    binds = [
+        (Path(volume["source"]), volume["target"])
+        for service in services.values()
+        for volume in service.get("volumes", [])
+        if volume["type"] == "bind"
+    ]
+    mount(workdir, image, binds)
     port = str(free_port())
     env = container_env(image, monitor_venv, APP_PORT=port)
 

@@ -14,7 +14,13 @@ cleanup() {
 trap cleanup EXIT
 
 docker volume create "${name}-models" >/dev/null
+{%- if cookiecutter.dataset == "csv" %}
+# The image holds code, not data: training reads your CSV from a read-only mount, as in compose.
+docker run --rm -v "${name}-models:/app/models" \
+  -v "${PWD}/data/dataset.csv:/app/data/dataset.csv:ro" "${image}" train
+{%- else %}
 docker run --rm -v "${name}-models:/app/models" "${image}" train
+{%- endif %}
 docker run -d --name "${name}" -p "127.0.0.1:${port}:8000" -v "${name}-models:/app/models:ro" "${image}"
 for _ in $(seq 60); do
   if curl -fsS "http://127.0.0.1:${port}/ready"; then break; fi
