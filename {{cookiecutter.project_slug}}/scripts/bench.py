@@ -29,7 +29,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from processes import free_port, stop
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -269,25 +269,6 @@ def prometheus_value(metrics: str, name: str) -> float:
     """The value of an unlabelled metric in the Prometheus text format."""
     found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
     return float(found.group(1)) if found else float("nan")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process by its PID: SIGTERM, then SIGKILL if it is still running after 30 s."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fresh_process() -> ProcessPoolExecutor:

@@ -18,7 +18,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import NamedTuple
 
 import httpx
 import numpy as np
+from processes import free_port, stop
 from sqlalchemy import func, inspect, select
 
 from {{ cookiecutter.package_name }}.config import Settings
@@ -55,36 +55,38 @@ class ServerError(RuntimeError):
     """The server exited or did not become ready; the message ends with its log."""
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def command_path() -> str:
     """The project's command, from the virtualenv of this interpreter if it is there."""
     beside = Path(sys.executable).with_name(COMMAND)
     return str(beside) if beside.exists() else shutil.which(COMMAND) or COMMAND
 
 
-def server_env(settings: Settings, port: int) -> dict[str, str]:
-    """The environment of ``serve`` for ``settings``: ours minus APP_* variables, plus theirs."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("APP_")}
-    env.update(
-        {
-            "APP_HOST": "127.0.0.1",
-            "APP_PORT": str(port),
-            "APP_WORKERS": "1",
-            "APP_MODEL_DIR": str(settings.model_dir),
-            "APP_DATABASE_URL": settings.database_url,
-            "APP_MODEL_POLL_SECONDS": str(settings.model_poll_seconds),
-            "APP_LOG_FLUSH_SECONDS": str(settings.log_flush_seconds),
-        }
-    )
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The APP_* variables that reproduce ``settings`` in a subprocess or CLI run."""
+    env = {
+        "APP_DATA_PATH": str(settings.data_path),
+        "APP_MODEL_DIR": str(settings.model_dir),
+        "APP_DATABASE_URL": settings.database_url,
+        "APP_REPORTS_DIR": str(settings.reports_dir),
+        "APP_DRIFT_MIN_ROWS": str(settings.drift_min_rows),
+        "APP_MODEL_POLL_SECONDS": str(settings.model_poll_seconds),
+        "APP_LOG_FLUSH_SECONDS": str(settings.log_flush_seconds),
+    }
     if settings.admin_token is not None:
         env["APP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
     return env
+
+
+def server_env(settings: Settings, port: int) -> dict[str, str]:
+    """The environment of ``serve`` for ``settings``: ours minus APP_* variables, plus theirs."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("APP_")}
+    return {
+        **env,
+        **settings_env(settings),
+        "APP_HOST": "127.0.0.1",
+        "APP_PORT": str(port),
+        "APP_WORKERS": "1",
+    }
 
 
 @dataclass
@@ -105,13 +107,7 @@ class Server:
 
         Returns the exit status: negative for a signal, as in :attr:`subprocess.Popen.returncode`.
         """
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                return self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
+        return stop(self.process, sig, timeout)
 
 
 def start_server(

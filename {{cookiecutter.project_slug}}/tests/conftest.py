@@ -18,7 +18,7 @@ from .helpers import (
     Server,
     free_port,
     isolated_settings,
-    settings_env,
+    server_env,
     start_server,
     train_version,
 )
@@ -70,12 +70,7 @@ def client(settings: Settings, registry: ModelRegistry) -> Iterator[TestClient]:
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
     """Environment of a subprocess (CLI or ``serve``) using ``settings``, on a free port."""
-    return {
-        **os.environ,
-        **settings_env(settings),
-        "APP_HOST": "127.0.0.1",
-        "APP_PORT": str(free_port()),
-    }
+    return server_env(settings, free_port())
 
 
 @pytest.fixture

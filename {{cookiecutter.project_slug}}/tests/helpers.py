@@ -32,13 +32,14 @@ from load_test import (  # noqa: E402
     GRACEFUL_EXIT,
     LoadResult,
     Server,
-    free_port,
     logged_request_ids,
     run_load,
     server_env,
+    settings_env,
     start_server,
     train_champion,
 )
+from processes import free_port  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
 
@@ -98,22 +99,6 @@ def traffic(
     frame = pd.DataFrame(sample_records(features, rows, shifts or {}, seed))
     frame[PREDICTION_COLUMN] = [p.prediction for p in model.predict(frame)]
     return frame
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The APP_* variables that reproduce ``settings`` in a subprocess or CLI run."""
-    env = {
-        "APP_DATA_PATH": str(settings.data_path),
-        "APP_MODEL_DIR": str(settings.model_dir),
-        "APP_DATABASE_URL": settings.database_url,
-        "APP_REPORTS_DIR": str(settings.reports_dir),
-        "APP_DRIFT_MIN_ROWS": str(settings.drift_min_rows),
-        "APP_MODEL_POLL_SECONDS": str(settings.model_poll_seconds),
-        "APP_LOG_FLUSH_SECONDS": str(settings.log_flush_seconds),
-    }
-    if settings.admin_token is not None:
-        env["APP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
-    return env
 
 
 def refreshed_data(settings: Settings, path: Path, new_rows: int = 20) -> dict[str, str]:
