@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class Dataset:
     target: pd.Series
     source: str
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         """A fingerprint of the data (names and values): same data, same fingerprint."""
         table = self.features.assign(**{f"target:{self.target.name}": self.target})
