@@ -14,17 +14,19 @@ BREAKS = [
     ("types", "[typecheck] Type-check"),
     ("tests", "[test (3.11)] Test"),
 ]
+# Steps the replay runs on every project, and their commands.
+REPLAYED_STEPS = {
+    "[lint] Lint": "make lint",
+    "[typecheck] Type-check": "make typecheck",
+    "[test (3.11)] Test": "make test",
+    "[security] Static analysis": "make security",
+}
 
 
 def test_ci_replay_lists_the_workflow_steps(default_project: Path) -> None:
     listing = run(["uv", "run", "python", "scripts/ci_local.py", "--list"], cwd=default_project)
-    for step in (
-        "[lint] Lint: make lint",
-        "[typecheck] Type-check: make typecheck",
-        "[test (3.11)] Test: make test",
-        "[security] Static analysis: make security",
-    ):
-        assert step in listing.stdout
+    for step, command in REPLAYED_STEPS.items():
+        assert f"{step}: {command}" in listing.stdout
     assert "[image] Build the API image: needs a Docker engine" in listing.stdout
 
 
@@ -35,12 +37,7 @@ def test_ci_replay_is_green_on_a_fresh_project(
     database = fresh_database(postgres_url, "ci_replay")
     result = run(["make", "ci"], cwd=project, env={"TEST_POSTGRES_URL": database})
     assert "CI replay passed" in result.stdout
-    for step in (
-        "[lint] Lint",
-        "[typecheck] Type-check",
-        "[test (3.11)] Test",
-        "[security] Static analysis",
-    ):
+    for step in REPLAYED_STEPS:
         assert f"PASS {step}" in result.stdout
 
 

@@ -9,7 +9,6 @@ import re
 import select
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import free_port, run, tool, wait_until_ready
+from .conftest import free_port, run, stop, tool, wait_until_ready
 
 
 @dataclass(frozen=True)
@@ -152,13 +151,7 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
     processes: list[subprocess.Popen[str]] = []
     yield processes
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=20)
 
 
 def test_runtime_stage_is_hardened(image: Image, project: Path) -> None:

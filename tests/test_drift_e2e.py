@@ -6,7 +6,6 @@ prediction log in SQLite and in PostgreSQL. Then the bad inputs of the drift job
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port, fresh_database, run, wait_until_ready
+from .conftest import free_port, fresh_database, run, stop, wait_until_ready
 
 
 @dataclass
@@ -32,17 +31,17 @@ class Deployment:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.env['APP_PORT']}"
 
+    @property
+    def command(self) -> str:
+        """The project's CLI, from its virtualenv."""
+        return str(self.project / ".venv" / "bin" / self.project.name)
+
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(
-            [str(self.project / ".venv" / "bin" / self.project.name), *args],
-            cwd=self.root,
-            env=self.env,
-            check=check,
-        )
+        return run([self.command, *args], cwd=self.root, env=self.env, check=check)
 
     def serve(self) -> subprocess.Popen[str]:
-        command = [str(self.project / ".venv" / "bin" / self.project.name), "serve"]
-        return subprocess.Popen(command, cwd=self.root, env={**os.environ, **self.env}, text=True)
+        env = {**os.environ, **self.env}
+        return subprocess.Popen([self.command, "serve"], cwd=self.root, env=env, text=True)
 
     @property
     def reports(self) -> Path:
@@ -77,8 +76,7 @@ def live(
         wait_until_ready(target.url, server)
         yield target
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
 
 
 def new_labelled_data(target: Deployment) -> dict[str, str]:
