@@ -7,8 +7,9 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import train_version
+from .helpers import ADMIN_TOKEN, train_version
 
 
 def wait_for_version(client: TestClient, version: str, timeout: float = 10.0) -> None:
@@ -56,16 +57,19 @@ def test_promote_and_rollback_under_load(
 
 
 def test_a_broken_champion_keeps_the_old_model_serving(
-    client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
+    registry: ModelRegistry, settings: Settings, record: dict[str, float]
 ) -> None:
-    v2 = train_version(registry, settings)[0].version
-    registry.promote(v2, reason="test")
-    (registry.root / v2 / "model.joblib").write_bytes(b"corrupted after promotion")
+    # Only /admin/reload may load: a polling watcher could load v2 before it is corrupted.
+    manual_reload_only = settings.model_copy(update={"model_poll_seconds": 3600.0})
+    with TestClient(create_app(manual_reload_only)) as client:
+        v2 = train_version(registry, settings)[0].version
+        registry.promote(v2, reason="test")
+        (registry.root / v2 / "model.joblib").write_bytes(b"corrupted after promotion")
 
-    reload = client.post("/admin/reload", headers={"Authorization": "Bearer test-token"})
-    assert reload.status_code == 409
-    assert "corrupt" in reload.json()["detail"]
-    response = client.post("/predict", json={"features": record})
-    assert response.status_code == 200
-    assert response.json()["model_version"] == "v1"
-    assert 'model_reloads_total{outcome="failed"}' in client.get("/metrics").text
+        reload = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert reload.status_code == 409
+        assert "corrupt" in reload.json()["detail"]
+        response = client.post("/predict", json={"features": record})
+        assert response.status_code == 200
+        assert response.json()["model_version"] == "v1"
+        assert 'model_reloads_total{outcome="failed"} 1.0' in client.get("/metrics").text
