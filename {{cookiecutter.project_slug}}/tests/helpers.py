@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -64,6 +64,14 @@ __all__ = [
     "train_champion",
     "train_version",
 ]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` did not happen in ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.02)
 
 
 def isolated_settings(root: Path) -> Settings:
@@ -160,8 +168,9 @@ class BackgroundLoad:
 
     def wait_for_successes(self, count: int, after: float = 0.0, timeout: float = 30.0) -> None:
         """Wait until ``count`` requests answered after ``after`` (monotonic) have succeeded."""
-        deadline = time.monotonic() + timeout
-        while sum(1 for at, _, _ in list(self.result.successes) if at > after) < count:
+
+        def enough() -> bool:
             assert self._thread.is_alive(), "the clients stopped early"
-            assert time.monotonic() < deadline, f"fewer than {count} requests succeeded"
-            time.sleep(0.02)
+            return sum(1 for at, _, _ in list(self.result.successes) if at > after) >= count
+
+        wait_until(enough, f"{count} successful requests", timeout)

@@ -4,7 +4,6 @@ traffic flows over HTTP, the model is promoted under load, and shutdown loses no
 
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 
-from .helpers import CLI, GRACEFUL_EXIT, Server, logged_request_ids, run_cli
+from .helpers import CLI, GRACEFUL_EXIT, Server, logged_request_ids, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +32,10 @@ def server(
 
 def logged_rows(settings: Settings) -> int:
     return sum(logged_request_ids(settings.database_url).values())
+
+
+def wait_for_logged_rows(settings: Settings, count: int) -> None:
+    wait_until(lambda: logged_rows(settings) >= count, f"{count} logged rows")
 
 
 def test_train_serve_predict_over_http(
@@ -64,10 +67,7 @@ def test_promotion_under_load_and_graceful_shutdown_lose_nothing(
         text=True,
     )
     assert run_cli(env, "train", "--promote").returncode == 0
-    deadline = time.monotonic() + 30
-    while client.get("/ready").json()["model_version"] != "v2":
-        assert time.monotonic() < deadline, "the server never picked up v2"
-        time.sleep(0.1)
+    wait_until(lambda: client.get("/ready").json()["model_version"] == "v2", "v2 to be served")
     assert run_cli(env, "rollback").returncode == 0
     out, _ = traffic.communicate(timeout=120)
     assert traffic.returncode == 0, out
@@ -88,10 +88,7 @@ def test_drift_loop_over_http(
     )
     assert calm.returncode == 0, calm.stderr
     first_feature = client.get("/model").json()["feature_schema"]["features"][0]["name"]
-    deadline = time.monotonic() + 10
-    while logged_rows(settings) < 300:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_logged_rows(settings, 300)
     assert run_cli(env, "monitor").returncode == 0
 
     shifted = run_cli(
@@ -107,9 +104,7 @@ def test_drift_loop_over_http(
         f"{first_feature}=4",
     )
     assert shifted.returncode == 0, shifted.stderr
-    while logged_rows(settings) < 1200:
-        assert time.monotonic() < deadline + 10
-        time.sleep(0.1)
+    wait_for_logged_rows(settings, 1200)
     sensitive = {**env, "APP_DRIFT_SHARE_THRESHOLD": "0.01"}
     drifted = run_cli(sensitive, "monitor", "--max-rows", "900")
     assert drifted.returncode == 3, drifted.stderr

@@ -1,7 +1,6 @@
 """The prediction log: batched background writes, no loss on shutdown, outages survive."""
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +19,8 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
+
+from .helpers import wait_until
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -58,10 +59,7 @@ def test_rows_are_flushed_after_flush_seconds(engine: Engine) -> None:
     logger = PredictionLogger(engine, queue_size=100, batch_size=1000, flush_seconds=0.05)
     logger.start()
     logger.log(rows(3))
-    deadline = time.monotonic() + 10
-    while count_rows(engine) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: count_rows(engine) == 3, "3 flushed rows")
     logger.close()
 
 
@@ -125,7 +123,7 @@ def test_predictions_succeed_while_the_database_is_down(
     )
     with TestClient(create_app(settings)) as client:
         assert client.post("/predict", json={"features": record}).status_code == 200
-        deadline = time.monotonic() + 15
-        while "prediction_log_errors_total 1.0" not in client.get("/metrics").text:
-            assert time.monotonic() < deadline, "the write error was never counted"
-            time.sleep(0.1)
+        wait_until(
+            lambda: "prediction_log_errors_total 1.0" in client.get("/metrics").text,
+            "the write error to be counted",
+        )

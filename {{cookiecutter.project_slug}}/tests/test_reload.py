@@ -9,14 +9,14 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import ADMIN_TOKEN, train_version
+from .helpers import ADMIN_TOKEN, train_version, wait_until
 
 
-def wait_for_version(client: TestClient, version: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get("/ready").json().get("model_version") != version:
-        assert time.monotonic() < deadline, f"server never switched to {version}"
-        time.sleep(0.05)
+def wait_for_version(client: TestClient, version: str) -> None:
+    wait_until(
+        lambda: client.get("/ready").json().get("model_version") == version,
+        f"the server to switch to {version}",
+    )
 
 
 def test_promote_and_rollback_under_load(
@@ -41,6 +41,7 @@ def test_promote_and_rollback_under_load(
     try:
         registry.promote(v2, reason="test")
         wait_for_version(client, v2)
+        wait_until(lambda: v2 in versions, f"a request answered by {v2}")
         registry.rollback(reason="test")
         wait_for_version(client, "v1")
         time.sleep(0.2)
