@@ -1,4 +1,4 @@
-"""Helpers shared by tests: settings, traffic frames, CLI runs, and real servers under load.
+"""Helpers shared by tests: settings, traffic frames, CLI runs, waits, and real servers under load.
 
 Real servers and concurrent clients come from ``scripts/load_test.py`` (``make load-test``):
 the tests drive the same code, so the script cannot rot unnoticed.
@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import httpx
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
@@ -63,6 +64,8 @@ __all__ = [
     "traffic",
     "train_champion",
     "train_version",
+    "wait_for_version",
+    "wait_until",
 ]
 
 
@@ -72,6 +75,14 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.02)
+
+
+def wait_for_version(client: httpx.Client, version: str) -> None:
+    """Wait until the server behind ``client`` (HTTP or TestClient) serves model ``version``."""
+    wait_until(
+        lambda: client.get("/ready").json().get("model_version") == version,
+        f"the server to switch to {version}",
+    )
 
 
 def isolated_settings(root: Path) -> Settings:

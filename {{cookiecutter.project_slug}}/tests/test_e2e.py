@@ -12,7 +12,15 @@ import pytest
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 
-from .helpers import CLI, GRACEFUL_EXIT, Server, logged_request_ids, run_cli, wait_until
+from .helpers import (
+    CLI,
+    GRACEFUL_EXIT,
+    Server,
+    logged_request_ids,
+    run_cli,
+    wait_for_version,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +75,7 @@ def test_promotion_under_load_and_graceful_shutdown_lose_nothing(
         text=True,
     )
     assert run_cli(env, "train", "--promote").returncode == 0
-    wait_until(lambda: client.get("/ready").json()["model_version"] == "v2", "v2 to be served")
+    wait_for_version(client, "v2")
     assert run_cli(env, "rollback").returncode == 0
     out, _ = traffic.communicate(timeout=120)
     assert traffic.returncode == 0, out

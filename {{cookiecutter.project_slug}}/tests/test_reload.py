@@ -9,14 +9,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import ADMIN_TOKEN, train_version, wait_until
-
-
-def wait_for_version(client: TestClient, version: str) -> None:
-    wait_until(
-        lambda: client.get("/ready").json().get("model_version") == version,
-        f"the server to switch to {version}",
-    )
+from .helpers import ADMIN_TOKEN, train_version, wait_for_version, wait_until
 
 
 def test_promote_and_rollback_under_load(
