@@ -10,33 +10,38 @@ from pathlib import Path
 
 SLUG = {{ cookiecutter.project_slug | tojson }}
 TASK = {{ cookiecutter.task | tojson }}
+PACKAGE = {{ cookiecutter.package_name | tojson }}
 DATASET = {{ cookiecutter.dataset | tojson }}
 TARGET_COLUMN = {{ cookiecutter.csv_target_column | tojson }}
 KUBERNETES = {{ cookiecutter.kubernetes | tojson }} == "yes"
 
-SAMPLE_TARGET_HEADER = "target"
+# The realistic sample table of each task, and the name of its target column.
+SAMPLES = {
+    "classification": (Path("src") / PACKAGE / "datasets" / "churn.csv", "churned"),
+    "regression": (Path("data") / "sample_regression.csv", "price"),
+}
 
 
-def place_sample_csv(data_dir: Path) -> None:
-    """Keep the sample CSV of this task as ``data/dataset.csv``, with the chosen target name."""
-    sample = data_dir / f"sample_{TASK}.csv"
-    text = sample.read_text(encoding="utf-8")
+def place_sample_csv(project: Path) -> None:
+    """Copy the sample table of this task to ``data/dataset.csv``, with the chosen target name."""
+    sample, target = SAMPLES[TASK]
+    text = (project / sample).read_text(encoding="utf-8")
     header_line, _, body = text.partition("\n")
     header = next(csv.reader([header_line]))
-    header[header.index(SAMPLE_TARGET_HEADER)] = TARGET_COLUMN
+    header[header.index(target)] = TARGET_COLUMN
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(header)
-    (data_dir / "dataset.csv").write_text(out.getvalue() + body, encoding="utf-8")
+    (project / "data" / "dataset.csv").write_text(out.getvalue() + body, encoding="utf-8")
 
 
 def main() -> None:
     """Remove unchosen options and tell the learner what to do next."""
     project = Path.cwd()
-    data_dir = project / "data"
     if DATASET == "csv":
-        place_sample_csv(data_dir)
-    for sample in data_dir.glob("sample_*.csv"):
-        sample.unlink()
+        place_sample_csv(project)
+    (project / SAMPLES["regression"][0]).unlink()
+    if TASK == "regression":  # the bundled churn table is a classification dataset
+        shutil.rmtree(project / "src" / PACKAGE / "datasets")
     if not KUBERNETES:
         shutil.rmtree(project / "k8s")
 

@@ -7,37 +7,36 @@ are left as they were (the benchmark works in a temporary folder).
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import run
 
-# Every figure of the summary table, and whether it is printed next to a baseline.
+# Every figure of the summary table, and how many baselines it is printed next to (a row each).
 FIGURES = {
-    "/predict requests/s": True,
-    "/predict p50 latency (ms)": True,
-    "/predict p99 latency (ms)": True,
-    "load generator CPU (cores)": True,
-    "/predict/batch rows/s (100 per request)": False,
-    "/predict/batch rows/s (1000 per request)": False,
-    "drift 1,000 rows x 30: seconds": True,
-    "drift 1,000 rows x 30: peak memory (MB)": True,
-    "drift 1,000 rows x 30: columns flagged": True,
-    "drift 2,000 rows x 30: seconds": True,
-    "drift 2,000 rows x 30: peak memory (MB)": True,
-    "drift 2,000 rows x 30: columns flagged": True,
-    "API image virtualenv (MB)": True,
-    "wheel of the project (kB)": False,
+    "/predict requests/s": 2,  # the same pipeline on a one-row array, and a constant
+    "/predict p50 latency (ms)": 2,
+    "/predict p99 latency (ms)": 2,
+    "/predict/batch rows/s (100 per request)": 0,
+    "/predict/batch rows/s (1000 per request)": 0,
+    "drift 1,000 rows x 30: seconds": 1,
+    "drift 1,000 rows x 30: peak memory (MB)": 1,
+    "drift 1,000 rows x 30: columns flagged": 1,
+    "drift 2,000 rows x 30: seconds": 1,
+    "drift 2,000 rows x 30: peak memory (MB)": 1,
+    "drift 2,000 rows x 30: columns flagged": 1,
+    "API image virtualenv (MB)": 1,
+    "wheel of the project (kB)": 0,
 }
 
 
-def summary_table(stdout: str) -> dict[str, list[str]]:
-    """Rows of the Markdown table: figure name -> the other cells."""
-    rows = {}
+def summary_table(stdout: str) -> list[list[str]]:
+    """Rows of the Markdown table, each as its cells (figure first), header left out."""
+    rows = []
     for line in stdout.splitlines():
-        if not line.startswith("| ") or line.startswith("| ---"):
-            continue
-        name, *cells = (cell.strip() for cell in line.strip("|").split("|"))
-        rows[name] = cells
-    rows.pop("figure")  # the header
-    return rows
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    assert rows[0] == ["figure", "this project", "baseline", "baseline's value", "ratio"]
+    return rows[1:]
 
 
 def files_of(project: Path) -> set[str]:
@@ -58,13 +57,17 @@ def test_quick_bench_prints_every_figure(default_project: Path) -> None:
     )
     rows = summary_table(result.stdout)
 
-    for figure, compared in FIGURES.items():
-        [name] = [name for name in rows if figure in name]
-        value, baseline, baseline_value = rows[name]
-        assert float(value) > 0, f"{name}: {value}"
-        if compared:
-            assert baseline, name
-            assert float(baseline_value) > 0, f"{name} ({baseline}): {baseline_value}"
-    assert len(rows) == len(FIGURES), sorted(rows)
+    for figure, baselines in FIGURES.items():
+        found = [cells for cells in rows if figure in cells[0]]
+        assert len(found) == max(1, baselines), (figure, found)
+        for _, value, baseline, baseline_value, ratio in found:
+            assert float(value) > 0, f"{figure}: {value}"
+            if baselines:
+                assert baseline and float(baseline_value) > 0, (figure, baseline)
+                expected = float(value) / float(baseline_value)
+                assert float(ratio.rstrip("x")) == pytest.approx(expected, rel=0.05, abs=0.01)
+            else:
+                assert not baseline and not ratio, figure
+    assert len(rows) == sum(max(1, count) for count in FIGURES.values()), rows
     assert "total time:" in result.stdout
     assert files_of(default_project) == before

@@ -185,8 +185,8 @@ def test_smoke_test_commands_run_as_written(
     health = run(image.healthcheck, cwd=workdir, env=env, check=False)
     assert health.returncode == 0, health.stderr
 
-    request = json.loads((project / "examples" / "request.json").read_text())
-    response = httpx.post(f"{base_url}/predict", json=request, timeout=10)
+    example = httpx.get(f"{base_url}/model").json()["feature_schema"]["example"]  # as the script
+    response = httpx.post(f"{base_url}/predict", json={"features": example}, timeout=10)
     assert response.status_code == 200
     assert response.json()["model_version"] == "v1"
 

@@ -6,9 +6,10 @@ prediction log in SQLite and in PostgreSQL. Then the bad inputs of the drift job
 
 import json
 import os
+import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +17,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port, fresh_database, run, stop, wait_until_ready
+from .conftest import TEMPLATE_DIR, free_port, fresh_database, run, stop, wait_until_ready
+
+USER_TABLE = TEMPLATE_DIR / "tests" / "data" / "user_loans.csv"
+"""A learner's own table: an ID, categories, empty cells, free text, a string target."""
+CSV_PROJECT = {
+    "python_version": "3.13",
+    "dataset": "csv",
+    "csv_target_column": "loan status",
+    "kubernetes": "yes",
+}
+"""The answers of the installed csv project (shared with test_generated_project.py)."""
 
 
 @dataclass
@@ -115,10 +126,9 @@ class StructureCheck(HTMLParser):
 
 
 def test_drift_loop(live: Deployment) -> None:
-    feature_names = [
-        f["name"] for f in httpx.get(f"{live.url}/model").json()["feature_schema"]["features"]
-    ]
-    shifted = feature_names[:2]
+    features = httpx.get(f"{live.url}/model").json()["feature_schema"]["features"]
+    feature_names = [f["name"] for f in features]
+    shifted = [f["name"] for f in features if f["kind"] == "numeric"][:2]
 
     live.cli("simulate-traffic", "--url", live.url, "--records", "1000", "--batch-size", "50")
     calm = live.cli("monitor", "--hours", "1", "--max-rows", "1000", check=False)
@@ -188,10 +198,10 @@ def test_empty_log_is_not_enough_data_and_writes_no_report(trained: Deployment) 
 
 
 def test_unknown_columns_are_refused_without_a_report(trained: Deployment, tmp_path: Path) -> None:
-    features = json.loads((trained.project / "examples" / "request.json").read_text())["features"]
+    features = json.loads((trained.root / "examples" / "request.json").read_text())["features"]
     rows = tmp_path / "traffic.csv"
     header = ",".join(f'"{name}"' for name in [*features, "surprise"])
-    values = ",".join(str(value) for value in [*features.values(), 1.0])
+    values = ",".join("" if value is None else str(value) for value in [*features.values(), 1.0])
     rows.write_text(header + "\n" + "\n".join([values] * 600) + "\n")
     result = trained.cli("monitor", "--input", str(rows), check=False)
     assert result.returncode == 1
@@ -204,12 +214,56 @@ def test_corrupt_reference_is_refused_without_a_report(trained: Deployment) -> N
     reference = trained.root / "models" / "v1" / "reference.csv"
     reference.write_text("\n".join(reference.read_text().splitlines()[:1] + ["1,2"] * 3))
     trained.env["APP_DRIFT_MIN_ROWS"] = "1"
-    examples = trained.project / "examples" / "records.csv"
+    examples = trained.root / "examples" / "records.csv"
     result = trained.cli("monitor", "--input", str(examples), check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: reference of model v1 is corrupt: missing values")
+    assert result.stderr.startswith("error: model v1: reference is corrupt (")
     reference.write_bytes(b"\x00\x01 not a table")
     result = trained.cli("monitor", "--input", str(examples), check=False)
     assert result.returncode == 1
     assert "reference.csv is corrupt" in result.stderr
     assert not trained.reports.exists()
+
+
+@pytest.mark.parametrize("table", ["bundled churn", "user csv"])
+def test_real_tables_end_to_end(
+    table: str, installed_projects: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Raw records with categories and gaps are scored; a category shift drifts that column."""
+    if table == "bundled churn":
+        target = deployment(installed_projects(), tmp_path, f"sqlite:///{tmp_path / 'log.db'}")
+    else:
+        target = deployment(
+            installed_projects(**CSV_PROJECT), tmp_path, f"sqlite:///{tmp_path / 'log.db'}"
+        )
+        target.env.update({"APP_DATA_PATH": str(USER_TABLE), "APP_TARGET_COLUMN": "loan status"})
+    trained = target.cli("train")
+    assert "v1 is the champion" in trained.stdout
+    assert re.search(r"excluded '[^']+': unique text in every row: an ID", trained.stderr)
+    predicted = target.cli("predict", str(tmp_path / "examples" / "records.csv"))
+    assert len(predicted.stdout.splitlines()) == 5
+
+    server = target.serve()
+    try:
+        wait_until_ready(target.url, server)
+        features = httpx.get(f"{target.url}/model").json()["feature_schema"]["features"]
+        category = next(f for f in features if f["kind"] == "categorical")
+        nullable = next(f for f in features if f["nullable"])
+        record = json.loads((tmp_path / "examples" / "request.json").read_text())["features"]
+        record |= {category["name"]: category["categories"][-1], nullable["name"]: None}
+        response = httpx.post(f"{target.url}/predict", json={"features": record})
+        assert response.status_code == 200, response.text
+
+        calm = ["simulate-traffic", "--url", target.url, "--records", "800", "--batch-size", "50"]
+        target.cli(*calm)
+        monitor = ["monitor", "--hours", "1", "--max-rows", "800"]
+        assert target.cli(*monitor, check=False).returncode == 0
+        shift = f"{category['name']}={category['categories'][0]}@0.8"
+        target.cli(*calm, "--seed", "3", "--shift", shift)
+        target.env["APP_DRIFT_SHARE_THRESHOLD"] = "0.05"
+        drifted = target.cli(*monitor, check=False)
+        assert drifted.returncode == 3, drifted.stdout + drifted.stderr
+        summary = json.loads((target.reports / "latest.json").read_text())
+        assert summary["drifted_features"] == [category["name"]]
+    finally:
+        stop(server)

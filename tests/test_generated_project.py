@@ -15,24 +15,21 @@ from pathlib import Path
 import pytest
 
 from .conftest import combination_id, copy_project, free_port, fresh_database, run
+from .test_drift_e2e import CSV_PROJECT
 
 FULL_RUNS: list[dict[str, str]] = [
     {},
     {"python_version": "3.12", "dataset": "wine", "license": "Apache-2.0", "kubernetes": "yes"},
+    {"dataset": "breast_cancer", "license": "BSD-3-Clause"},
     {"python_version": "3.13", "dataset": "iris", "license": "BSD-3-Clause"},
     {"task": "regression", "dataset": "diabetes", "license": "Proprietary", "kubernetes": "yes"},
     {
         "python_version": "3.12",
         "task": "regression",
         "dataset": "csv",
-        "csv_target_column": "disease progression",
+        "csv_target_column": "price",
     },
-    {
-        "python_version": "3.13",
-        "dataset": "csv",
-        "csv_target_column": "diagnosis",
-        "kubernetes": "yes",
-    },
+    CSV_PROJECT,
 ]
 
 
@@ -87,4 +84,5 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert re.search(r"^drift: \d+ of \d+ features drifted", demo.stdout, re.MULTILINE)
     assert "monitor exit status: 3" in demo.stdout
     assert "the data has not changed since v1" in demo.stdout
+    assert (project / "examples" / "request.json").exists()
     assert list((project / "reports").glob("drift-*.html"))

@@ -38,7 +38,7 @@ INVALID_ANSWERS = [
     (
         {"task": "classification", "dataset": "diabetes"},
         "dataset 'diabetes' does not fit task=classification",
-        "breast_cancer, wine, iris, csv",
+        "churn, breast_cancer, wine, iris, csv",
     ),
     ({"csv_target_column": "a,b"}, "is not a plain column name", "csv_target_column=target"),
     ({"license": "GPL"}, "license 'GPL' is not offered", "MIT, Apache-2.0"),

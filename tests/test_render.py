@@ -62,6 +62,8 @@ def test_combination_renders_cleanly(rendered: dict[str, Path], answers: dict[st
     assert (project / "k8s").is_dir() == (answers["kubernetes"] == "yes")
     assert (project / "data" / "dataset.csv").is_file() == (answers["dataset"] == "csv")
     assert not list(project.glob("data/sample_*.csv"))
+    churn = project / "src" / project.name.replace("-", "_") / "datasets" / "churn.csv"
+    assert churn.is_file() == (answers["task"] == "classification")
     license_text = (project / "LICENSE").read_text(encoding="utf-8")
     assert license_text.lstrip().startswith(LICENSE_FIRST_WORDS[answers["license"]])
 

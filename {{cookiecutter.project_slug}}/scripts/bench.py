@@ -1,7 +1,8 @@
 """Benchmarks: figures to compare side by side on this machine, not pass/fail tests.
 
-1. ``/predict`` requests/s and p50/p99 latency of the real app (``serve``), next to a bare
-   FastAPI endpoint that returns a constant, served with the same uvicorn settings.
+1. ``/predict`` requests/s and p50/p99 latency of the real app (``serve``), next to two bare
+   FastAPI endpoints served with the same uvicorn settings: one that runs the same fitted
+   pipeline on a one-row array (the goal: at least 0.9x of it), one that returns a constant.
 2. ``/predict/batch`` rows/s, at 100 and 1,000 records per request.
 3. The drift job (``detect_drift``, real Evidently) next to a plain ``scipy.stats.ks_2samp``
    loop on the same synthetic data: time and peak memory, each in a fresh process.
@@ -48,7 +49,8 @@ SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
 JSON_HEADERS = {"Content-Type": "application/json"}
-BARE = "bare FastAPI endpoint"
+BARE = "bare FastAPI endpoint (constant)"
+BARE_PIPELINE = "bare FastAPI endpoint (same pipeline, one-row array)"
 KS_LOOP = "scipy ks_2samp loop"
 KS_P_VALUE = 0.05  # a column drifted if the KS test's p-value is below this
 
@@ -226,16 +228,34 @@ def measure_load(client: str, url: str, body: bytes, connections: int, plan: Pla
 # --- Servers -----------------------------------------------------------------------------
 
 
-def serve_bare(port: int) -> None:
-    """A FastAPI app with one POST endpoint that returns a constant, run like ``serve``."""
+def serve_bare(port: int, model_dir: str | None) -> None:
+    """A FastAPI app with one POST endpoint, run like ``serve``.
+
+    It returns a constant, or (with ``model_dir``) scores the champion's fitted pipeline on a
+    fixed one-row array: the cost of the model alone, without validation, logging or metrics.
+    """
     import uvicorn
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Request
 
     app = FastAPI()
+    if model_dir is None:
 
-    @app.post("/predict")
-    async def predict() -> dict[str, str]:
-        return {"prediction": "constant"}
+        @app.post("/predict")
+        async def constant() -> dict[str, str]:
+            return {"prediction": "constant"}
+
+    else:
+        from {{ cookiecutter.package_name }}.registry import ModelRegistry
+
+        model = ModelRegistry(Path(model_dir)).load_champion()
+        schema = model.metadata.feature_schema
+        row = schema.to_matrix(pd.DataFrame([schema.example]), "example")
+        score = getattr(model.pipeline, "predict_proba", model.pipeline.predict)
+
+        @app.post("/predict")
+        async def pipeline(request: Request) -> dict[str, list[float]]:
+            await request.body()
+            return {"scores": score(row)[0].tolist()}
 
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1)
 
@@ -291,9 +311,8 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
     }
     progress("training a model into the temporary folder")
     subprocess.run([CLI, "train"], env=env, stdout=subprocess.DEVNULL, check=True)
-    reference = pd.read_csv(workdir / "models" / "v1" / "reference.csv")  # registry layout
-    records = reference.drop(columns="prediction").to_dict(orient="records")
-    single = json.dumps({"features": records[0]}).encode()
+    single = (workdir / "examples" / "request.json").read_bytes()  # written by train
+    records = json.loads((workdir / "examples" / "batch.json").read_bytes())["records"]
 
     port = free_port()
     with server([CLI, "serve"], {**env, "APP_PORT": str(port)}, port, single) as url:
@@ -315,26 +334,34 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
             f"prediction log (SQLite): {dropped:.0f} rows dropped, {pending:.0f} waiting after "
             "the load (the API never waits for the database: a full queue drops rows)"
         )
-    port = free_port()
-    bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(port)]
-    with server(bare_command, env, port, single) as url:
-        progress(f"/predict on the {BARE}")
-        bare = measure_load(client, f"{url}/predict", single, plan.connections, plan)
+    bare: dict[str, LoadResult] = {}
+    for name, extra in [(BARE_PIPELINE, ["--model-dir", env["APP_MODEL_DIR"]]), (BARE, [])]:
+        port = free_port()
+        bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(port), *extra]
+        with server(bare_command, env, port, single) as url:
+            progress(f"/predict on the {name}")
+            bare[name] = measure_load(client, f"{url}/predict", single, plan.connections, plan)
 
-    for name, result in [("real app", real), (BARE, bare), *batches.items()]:
+    batch_runs = [(f"batches of {size}", result) for size, result in batches.items()]
+    for name, result in [("real app", real), *bare.items(), *batch_runs]:
         if result.failed:
             progress(f"warning: {result.failed} failed requests ({name})")
+    in_flight = f"({plan.connections} in flight)"
     figures = [
-        Figure(
-            f"/predict requests/s ({plan.connections} in flight)",
-            real.per_second,
-            BARE,
-            bare.per_second,
-        ),
-        Figure("/predict p50 latency (ms)", real.p50_ms, BARE, bare.p50_ms),
-        Figure("/predict p99 latency (ms)", real.p99_ms, BARE, bare.p99_ms),
-        Figure(f"{client} load generator CPU (cores)", real.client_cpu, BARE, bare.client_cpu),
+        Figure(f"/predict requests/s {in_flight}", real.per_second, name, result.per_second)
+        for name, result in bare.items()
     ]
+    figures += [
+        Figure("/predict p50 latency (ms)", real.p50_ms, name, result.p50_ms)
+        for name, result in bare.items()
+    ]
+    figures += [
+        Figure("/predict p99 latency (ms)", real.p99_ms, name, result.p99_ms)
+        for name, result in bare.items()
+    ]
+    notes.append(
+        f"{client} load generator CPU while loading the real app: {real.client_cpu:.2f} cores"
+    )
     figures += [
         Figure(f"/predict/batch rows/s ({size} per request)", result.per_second * size)
         for size, result in batches.items()
@@ -381,11 +408,10 @@ def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
     from datetime import UTC, datetime
 
     from {{ cookiecutter.package_name }}.config import Settings
-    from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
-    from {{ cookiecutter.package_name }}.features import FeatureSchema
     from {{ cookiecutter.package_name }}.model import ModelMetadata
     from {{ cookiecutter.package_name }}.monitoring.drift import detect_drift
     from {{ cookiecutter.package_name }}.monitoring.window import Window
+    from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, infer_schema
 
     reference, current = synthetic_frames(rows, features, shifted, PREDICTION_COLUMN)
     names = [str(name) for name in reference.columns if name != PREDICTION_COLUMN]
@@ -398,7 +424,7 @@ def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
             "data_sha256": "",
             "target": "target",
             "classes": ["0", "1"],  # ignored by regression projects
-            "feature_schema": FeatureSchema.from_frame(reference[names]),
+            "feature_schema": infer_schema(reference[names], {}, 50, "synthetic"),
             "metrics": {},
             "primary_metric": "none",
             "training_rows": rows,
@@ -502,17 +528,18 @@ def number(value: float) -> str:
 
 def print_table(figures: list[Figure], notes: list[str]) -> None:
     """The figures as a Markdown table (paste it into a pull request), then notes."""
-    rows = [["figure", "this project", "compared with", "value"]]
+    rows = [["figure", "this project", "baseline", "baseline's value", "ratio"]]
     rows += [
         [
             figure.name,
             number(figure.value),
             figure.baseline,
             "" if figure.baseline_value is None else number(figure.baseline_value),
+            f"{figure.value / figure.baseline_value:.2f}x" if figure.baseline_value else "",
         ]
         for figure in figures
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     rows.insert(1, ["-" * width for width in widths])
     for row in rows:
         cells = [
@@ -536,9 +563,10 @@ def main() -> None:
         help="load generator (auto: wrk if it is on PATH, else httpx)",
     )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        serve_bare(args.bare_server)
+        serve_bare(args.bare_server, args.model_dir)
         return
     plan = QUICK if args.quick else FULL
     client = args.client

@@ -15,6 +15,7 @@ The tests reuse the building blocks (``start_server``, ``run_load``, ``logged_re
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -42,6 +43,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
 )
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import FeatureValue
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,10 @@ def command_path() -> str:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The APP_* variables that reproduce ``settings`` in a subprocess or CLI run."""
     env = {
+        "APP_DATASET": settings.dataset,
+        "APP_TARGET_COLUMN": settings.target_column,
+        "APP_FEATURE_KINDS": json.dumps(settings.feature_kinds),
+        "APP_EXAMPLES_DIR": str(settings.examples_dir),
         "APP_DATA_PATH": str(settings.data_path),
         "APP_MODEL_DIR": str(settings.model_dir),
         "APP_DATABASE_URL": settings.database_url,
@@ -196,7 +202,7 @@ class LoadResult:
 
 async def run_load(
     base_url: str,
-    records: Sequence[Mapping[str, float]],
+    records: Sequence[Mapping[str, FeatureValue]],
     *,
     duration: float,
     concurrency: int,
@@ -350,8 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not settings.data_path.is_absolute():
             settings = settings.model_copy(update={"data_path": ROOT / settings.data_path})
         dataset = load_dataset(settings)
-        print(f"trained {train_champion(settings, dataset)} in {folder}")
-        records = sample_records(dataset.features, 1000, {}, args.seed)
+        version = train_champion(settings, dataset)
+        print(f"trained {version} in {folder}")
+        schema = ModelRegistry(settings.model_dir).metadata(version).feature_schema
+        records = sample_records(dataset.features, schema, 1000, {}, args.seed)
         server = start_server(server_env(settings, free_port()), folder / "server.log")
         print(f"serving at {server.base_url} (pid {server.process.pid})")
         try:

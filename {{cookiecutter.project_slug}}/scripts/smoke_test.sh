@@ -27,8 +27,11 @@ for _ in $(seq 60); do
   sleep 1
 done
 echo
+# The served model's own example record (a real row of its training data), from GET /model.
+example="$(curl -fsS "http://127.0.0.1:${port}/model" | python3 -c \
+  'import json, sys; print(json.dumps({"features": json.load(sys.stdin)["feature_schema"]["example"]}))')"
 curl -fsS -X POST "http://127.0.0.1:${port}/predict" -H 'Content-Type: application/json' \
-  -d @examples/request.json
+  -d "${example}"
 echo
 test "$(docker inspect --format '{{ "{{" }}.State.Health.Status{{ "}}" }}' "${name}")" != unhealthy
 test "$(docker exec "${name}" id -u)" != 0

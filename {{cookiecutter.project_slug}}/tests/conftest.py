@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureValue
 from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.train import feature_schema
 
 from .helpers import (
     Server,
@@ -50,14 +52,26 @@ def registry(settings: Settings) -> ModelRegistry:
 
 @pytest.fixture
 def features(settings: Settings) -> pd.DataFrame:
-    """The dataset's feature table."""
+    """The dataset's table of candidate features (raw: IDs, text, gaps and all)."""
     return load_dataset(settings).features
 
 
 @pytest.fixture
-def record(features: pd.DataFrame) -> dict[str, float]:
-    """One valid request record."""
-    return {str(name): float(value) for name, value in features.iloc[0].items()}
+def schema(settings: Settings) -> FeatureSchema:
+    """The feature schema inferred from the configured dataset."""
+    return feature_schema(load_dataset(settings), settings)
+
+
+@pytest.fixture
+def record(schema: FeatureSchema) -> dict[str, FeatureValue]:
+    """One valid request record: the schema's example, a real row of the data."""
+    return dict(schema.example)
+
+
+@pytest.fixture
+def numeric_feature(schema: FeatureSchema) -> str:
+    """The name of a numeric feature that may not be null."""
+    return next(f.name for f in schema.features if f.kind == "numeric" and not f.nullable)
 
 
 @pytest.fixture

@@ -15,13 +15,15 @@ from types import TracebackType
 from typing import Self
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, load_dataset
+from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
-from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
+from {{ cookiecutter.package_name }}.monitoring.traffic import Shift, sample_records
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +45,8 @@ from load_test import (  # noqa: E402
 from processes import free_port  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
+Record = dict[str, FeatureValue]
+"""A request record: raw feature values by name."""
 
 __all__ = [
     "ADMIN_TOKEN",
@@ -51,11 +55,14 @@ __all__ = [
     "PROJECT_ROOT",
     "BackgroundLoad",
     "LoadResult",
+    "Record",
     "Server",
     "free_port",
     "isolated_settings",
     "load_test",
     "logged_request_ids",
+    "mixed_table",
+    "mixed_table_settings",
     "refreshed_data",
     "run_cli",
     "server_env",
@@ -111,13 +118,48 @@ def traffic(
     model: LoadedModel,
     features: pd.DataFrame,
     rows: int,
-    shifts: dict[str, float] | None = None,
+    shifts: dict[str, Shift] | None = None,
     seed: int = 1,
 ) -> pd.DataFrame:
     """Records drawn from the dataset (optionally shifted), with the model's predictions."""
-    frame = pd.DataFrame(sample_records(features, rows, shifts or {}, seed))
+    schema = model.metadata.feature_schema
+    frame = pd.DataFrame(sample_records(features, schema, rows, shifts or {}, seed))
     frame[PREDICTION_COLUMN] = [p.prediction for p in model.predict(frame)]
     return frame
+
+
+def mixed_table(rows: int = 60) -> pd.DataFrame:
+    """A small table like a learner's: an ID, a date, categories, booleans, gaps, free text."""
+    rng = np.random.default_rng(0)
+    tenure = rng.integers(1, 72, rows).astype(float)
+    tenure[::10] = np.nan
+    return pd.DataFrame(
+        {
+            "customer id": [f"C-{i:04d}" for i in range(rows)],
+            "signup date": [f"2024-01-{1 + i % 28:02d}" for i in range(rows)],
+            "plan": rng.choice(np.array(["basic", "premium", None], dtype=object), rows),
+            "tenure months": tenure,
+            "auto pay": rng.choice([True, False], rows),
+            "notes": [f"called about bill {i}" for i in range(rows)],
+            "row number": range(rows),
+        }
+    )
+
+
+def mixed_table_settings(settings: Settings, folder: Path) -> Settings:
+    """Settings that train on :func:`mixed_table` (as a CSV with a target) in ``folder``."""
+    table = mixed_table(200)
+    score = table["tenure months"].fillna(30) + 25 * (table["plan"] == "premium")
+{%- if cookiecutter.task == "classification" %}
+    table["label"] = np.where(score > 40, "stays", "leaves")
+{%- else %}
+    table["label"] = score * 2.0 + 5.0
+{%- endif %}
+    path = folder / "mixed.csv"
+    table.to_csv(path, index=False)
+    return settings.model_copy(
+        update={"dataset": "csv", "data_path": path, "target_column": "label"}
+    )
 
 
 def refreshed_data(settings: Settings, path: Path, new_rows: int = 20) -> dict[str, str]:
@@ -142,7 +184,7 @@ class BackgroundLoad:
     """
 
     def __init__(
-        self, base_url: str, records: Sequence[Mapping[str, float]], concurrency: int = 8
+        self, base_url: str, records: Sequence[Mapping[str, FeatureValue]], concurrency: int = 8
     ) -> None:
         """Configure; the clients start on ``__enter__``."""
         self.result = LoadResult()
@@ -151,7 +193,9 @@ class BackgroundLoad:
             target=self._run, args=(base_url, records, concurrency), name="load", daemon=True
         )
 
-    def _run(self, base_url: str, records: Sequence[Mapping[str, float]], clients: int) -> None:
+    def _run(
+        self, base_url: str, records: Sequence[Mapping[str, FeatureValue]], clients: int
+    ) -> None:
         load = run_load(
             base_url,
             records,

@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
-from .helpers import refreshed_data, settings_env, traffic
+from .helpers import Record, mixed_table_settings, refreshed_data, settings_env, traffic
 
 runner = CliRunner()
 
@@ -42,6 +44,107 @@ def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings)
     assert ModelRegistry(settings.model_dir).versions() == ["v1", "v2", "v3"]
 
 
+def test_train_explains_the_schema_and_writes_examples_that_predict(
+    cli: CliRunner, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mixed = mixed_table_settings(settings, tmp_path)
+    monkeypatch.setenv("APP_DATASET", "csv")
+    monkeypatch.setenv("APP_DATA_PATH", str(mixed.data_path))
+    monkeypatch.setenv("APP_TARGET_COLUMN", "label")
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 0, result.output
+    assert "3 features (1 boolean, 1 categorical, 1 numeric)" in result.stderr
+    assert "excluded 'customer id': unique text in every row: an ID" in result.stderr
+    assert "excluded 'signup date': ISO dates" in result.stderr
+    request = json.loads((tmp_path / "examples" / "request.json").read_text())
+    assert set(request["features"]) == {"plan", "tenure months", "auto pay"}
+    assert None in request["features"].values()  # the example shows a gap the model imputes
+    predicted = cli.invoke(app, ["predict", str(tmp_path / "examples" / "records.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    assert len(predicted.stdout.splitlines()) == 5
+    batch = cli.invoke(app, ["predict", str(tmp_path / "examples" / "batch.json")])
+    assert len(batch.stdout.splitlines()) == 5
+
+
+def table(header: str = "id,colour,size,label", **cells: str) -> str:
+    """A 40-row CSV; ``cells`` replaces a column's values (``size="{i}"``: a format)."""
+{%- if cookiecutter.task == "classification" %}
+    label = "{yes_no}"
+{%- else %}
+    label = "{half}"
+{%- endif %}
+    formats = {"id": "{i}", "colour": "{colour}", "size": "{seven}", "label": label, **cells}
+    lines = [header]
+    for i in range(40):
+        values = {
+            "i": i,
+            "colour": "red" if i % 3 else "blue",
+            "seven": i % 7,
+            "yes_no": "yes" if i % 2 else "no",
+            "half": i * 1.5,
+        }
+        lines.append(",".join(formats[name].format(**values) for name in formats))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (table(size=""), "column 'size' is empty in every row"),
+        (table(colour="blue"), "column 'colour' has the same value ('blue')"),
+        (table().replace("\n5,red,5,", "\n5,red,five,"), "column 'size' mixes numbers"),
+        (table("id,colour,colour,label"), "duplicate column name(s) 'colour'"),
+        (table().splitlines()[0] + "\n", "the file has a header but no rows"),
+        (table("id,colour,size,outcome"), "no target column 'label'"),
+{%- if cookiecutter.task == "classification" %}
+        (table(label="no"), "the target 'label' has one class ('no')"),
+{%- else %}
+        (table(label="high"), "must be numeric for regression"),
+{%- endif %}
+    ],
+    ids=[
+        "all-empty-column",
+        "constant-column",
+        "mixed-types",
+        "duplicate-names",
+        "header-only",
+        "no-target",
+        "bad-target",
+    ],
+)
+def test_bad_tables_are_one_line_exit_1_and_no_model(
+    cli: CliRunner,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: str,
+    message: str,
+) -> None:
+    path = tmp_path / "table.csv"
+    path.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("APP_DATASET", "csv")
+    monkeypatch.setenv("APP_DATA_PATH", str(path))
+    monkeypatch.setenv("APP_TARGET_COLUMN", "label")
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not settings.model_dir.exists() or not any(settings.model_dir.iterdir())
+    assert not (tmp_path / "examples").exists()
+
+
+def test_a_non_utf8_table_is_one_line(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "table.csv"
+    path.write_bytes(table().encode() + "1,rouge,2,caf\u00e9\n".encode("latin-1"))
+    monkeypatch.setenv("APP_DATASET", "csv")
+    monkeypatch.setenv("APP_DATA_PATH", str(path))
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert "not UTF-8 text" in result.stderr and "save it as UTF-8" in result.stderr
+
+
 def test_models_list_marks_the_champion(cli: CliRunner, registry: ModelRegistry) -> None:
     result = cli.invoke(app, ["models", "list"])
     assert result.exit_code == 0
@@ -68,7 +171,7 @@ def test_predict_prints_one_json_line_per_record(
 
 
 def test_predict_writes_an_output_csv_and_reads_json(
-    cli: CliRunner, registry: ModelRegistry, record: dict[str, float], tmp_path: Path
+    cli: CliRunner, registry: ModelRegistry, record: Record, tmp_path: Path
 ) -> None:
     source = tmp_path / "input.json"
     source.write_text(json.dumps([record, record]))
@@ -161,6 +264,7 @@ def test_monitor_exit_codes_follow_the_verdict(
     cli: CliRunner,
     registry: ModelRegistry,
     features: pd.DataFrame,
+    schema: FeatureSchema,
     settings: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -168,7 +272,7 @@ def test_monitor_exit_codes_follow_the_verdict(
     model = registry.load_champion()
     calm, shifted, tiny = tmp_path / "calm.csv", tmp_path / "shifted.csv", tmp_path / "tiny.csv"
     traffic(model, features, 300).to_csv(calm, index=False)
-    shifts = {str(name): 4.0 for name in features.columns}
+    shifts: dict[str, Shift] = {f.name: 4.0 for f in schema.features if f.kind == "numeric"}
     traffic(model, features, 300, shifts).to_csv(shifted, index=False)
     traffic(model, features, 5).to_csv(tiny, index=False)
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.errors import MonitoringError
 from {{ cookiecutter.package_name }}.monitoring.drift import (
     DriftSummary,
@@ -15,10 +14,12 @@ from {{ cookiecutter.package_name }}.monitoring.drift import (
     detect_drift,
     write_reports,
 )
+from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.monitoring.window import Window, from_csv
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
 
-from .helpers import traffic
+from .helpers import mixed_table_settings, traffic, train_version
 
 WINDOW = Window(source="test")
 
@@ -45,16 +46,17 @@ def test_unshifted_traffic_does_not_drift(
 
 
 def test_shifted_features_and_only_they_drift(
-    registry: ModelRegistry, features: pd.DataFrame, settings: Settings
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings, schema: FeatureSchema
 ) -> None:
-    shifted = list(features.columns[:2])
-    current = traffic(registry.load_champion(), features, 1000, dict.fromkeys(shifted, 3.0))
+    shifted = [feature.name for feature in schema.features if feature.kind == "numeric"][:2]
+    shifts: dict[str, Shift] = dict.fromkeys(shifted, 3.0)
+    current = traffic(registry.load_champion(), features, 1000, shifts)
     sensitive = settings.model_copy(update={"drift_share_threshold": 0.01})
     summary, html = run(registry, current, sensitive)
     assert summary.status == "drift"
     assert summary.exit_code == ExitCode.DRIFT
     assert summary.drifted_features == shifted
-    assert summary.drifted_share == pytest.approx(len(shifted) / len(features.columns))
+    assert summary.drifted_share == pytest.approx(len(shifted) / len(schema.features))
     by_name = {feature.column: feature for feature in summary.features}
     assert all(by_name[name].score > by_name[name].threshold for name in shifted)
     assert html is not None and all(name in html for name in shifted)
@@ -71,13 +73,13 @@ def test_too_few_rows_give_no_verdict(
 
 
 def test_unknown_and_missing_columns_are_refused(
-    registry: ModelRegistry, features: pd.DataFrame, settings: Settings
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings, numeric_feature: str
 ) -> None:
     current = traffic(registry.load_champion(), features, 100)
     with pytest.raises(MonitoringError, match=r"unknown column.*'surprise'"):
         run(registry, current.assign(surprise=1.0), settings)
-    with pytest.raises(MonitoringError, match="missing column"):
-        run(registry, current.drop(columns=[features.columns[0]]), settings)
+    with pytest.raises(MonitoringError, match="missing feature column"):
+        run(registry, current.drop(columns=[numeric_feature]), settings)
 
 
 def test_a_corrupt_reference_is_refused(
@@ -89,13 +91,13 @@ def test_a_corrupt_reference_is_refused(
     with pytest.raises(MonitoringError, match="reference of model v1 is corrupt: no column"):
         detect_drift(reference, current, model.metadata, settings, WINDOW)
     holes = registry.reference(model.version)
-    holes.iloc[0, 0] = float("nan")
-    with pytest.raises(MonitoringError, match="corrupt: missing values"):
+    holes.loc[0, PREDICTION_COLUMN] = None
+    with pytest.raises(MonitoringError, match="corrupt: missing predictions"):
         detect_drift(holes, current, model.metadata, settings, WINDOW)
 
 
 def test_reports_are_complete_files(
-    registry: ModelRegistry, features: pd.DataFrame, settings: Settings
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings, schema: FeatureSchema
 ) -> None:
     summary, html = run(registry, traffic(registry.load_champion(), features, 1000), settings)
     assert html is not None
@@ -105,11 +107,11 @@ def test_reports_are_complete_files(
     assert files == {html_name, html_name.replace(".html", ".json"), "latest.json"}
     latest = json.loads((settings.reports_dir / "latest.json").read_text())
     assert latest["status"] == "no_drift"
-    assert len(latest["features"]) == len(features.columns)
+    assert len(latest["features"]) == len(schema.features)
     assert latest["report_html"] == written.report_html
     page = (settings.reports_dir / str(written.report_html)).read_text()
     assert page.lstrip().startswith("<!DOCTYPE html>")
-    assert str(features.columns[0]) in page
+    assert schema.names[0] in page
 
 
 def test_csv_windows_get_predictions_added(
@@ -120,3 +122,27 @@ def test_csv_windows_get_predictions_added(
     frame, window = from_csv(path, registry.load_champion())
     assert window.source == str(path)
     assert frame[PREDICTION_COLUMN].notna().all()
+
+
+def test_a_category_mix_shift_drifts_that_column_and_gaps_are_reported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    mixed = mixed_table_settings(settings, tmp_path)
+    registry = ModelRegistry(mixed.model_dir)
+    metadata, _ = train_version(registry, mixed)
+    registry.promote(metadata.version, reason="test")
+    model = registry.load_champion()
+    table = pd.read_csv(mixed.data_path)
+    current = traffic(model, table, 1000, {"plan": ("gold", 0.4)})
+    current.loc[current.index[:300], "tenure months"] = None
+    summary, html = run(registry, current, mixed.model_copy(update={"drift_share_threshold": 0.5}))
+    assert summary.drifted_features == ["plan"]
+    plan, tenure, _auto_pay = summary.features
+    assert plan.method == "jensenshannon"
+    assert plan.unknown_share == pytest.approx(0.5, abs=0.07)  # 40% gold, 20% null
+    assert tenure.missing_share is not None and tenure.missing_share >= 0.3
+    assert tenure.reference_missing_share == pytest.approx(0.1, abs=0.03)
+    notes = summary.quality_notes()
+    assert any(note.startswith("'plan': ") and "unknown categories" in note for note in notes)
+    assert any(note.startswith("'tenure months': ") and "missing" in note for note in notes)
+    assert html is not None and "plan" in html

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from .helpers import (
     CLI,
     GRACEFUL_EXIT,
+    Record,
     Server,
     logged_request_ids,
     run_cli,
@@ -46,9 +47,7 @@ def wait_for_logged_rows(settings: Settings, count: int) -> None:
     wait_until(lambda: logged_rows(settings) >= count, f"{count} logged rows")
 
 
-def test_train_serve_predict_over_http(
-    server: tuple[httpx.Client, Server], record: dict[str, float]
-) -> None:
+def test_train_serve_predict_over_http(server: tuple[httpx.Client, Server], record: Record) -> None:
     client, _ = server
     assert client.get("/health").json() == {"status": "ok"}
     single = client.post("/predict", json={"features": record})
@@ -95,7 +94,8 @@ def test_drift_loop_over_http(
         env, "simulate-traffic", "--url", base_url, "--records", "300", "--batch-size", "50"
     )
     assert calm.returncode == 0, calm.stderr
-    first_feature = client.get("/model").json()["feature_schema"]["features"][0]["name"]
+    features = client.get("/model").json()["feature_schema"]["features"]
+    first_numeric = next(f["name"] for f in features if f["kind"] == "numeric")
     wait_for_logged_rows(settings, 300)
     assert run_cli(env, "monitor").returncode == 0
 
@@ -109,11 +109,11 @@ def test_drift_loop_over_http(
         "--batch-size",
         "50",
         "--shift",
-        f"{first_feature}=4",
+        f"{first_numeric}=4",
     )
     assert shifted.returncode == 0, shifted.stderr
     wait_for_logged_rows(settings, 1200)
     sensitive = {**env, "APP_DRIFT_SHARE_THRESHOLD": "0.01"}
     drifted = run_cli(sensitive, "monitor", "--max-rows", "900")
     assert drifted.returncode == 3, drifted.stderr
-    assert f"({first_feature})" in drifted.stdout
+    assert f"({first_numeric})" in drifted.stdout

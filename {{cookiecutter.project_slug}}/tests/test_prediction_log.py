@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
@@ -18,9 +17,10 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     read_predictions,
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import wait_until
+from .helpers import Record, wait_until
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -101,7 +101,7 @@ def test_a_full_queue_drops_and_counts(engine: Engine) -> None:
 
 
 def test_every_served_prediction_is_logged(
-    settings: Settings, registry: ModelRegistry, record: dict[str, float]
+    settings: Settings, registry: ModelRegistry, record: Record
 ) -> None:
     with TestClient(create_app(settings)) as client:
         ids = [client.post("/predict", json={"features": record}).json()["request_id"]]
@@ -116,7 +116,7 @@ def test_every_served_prediction_is_logged(
 
 
 def test_predictions_succeed_while_the_database_is_down(
-    settings: Settings, registry: ModelRegistry, record: dict[str, float]
+    settings: Settings, registry: ModelRegistry, record: Record
 ) -> None:
     settings = settings.model_copy(
         update={"database_url": "postgresql+psycopg://nobody:secret@127.0.0.1:9/none"}

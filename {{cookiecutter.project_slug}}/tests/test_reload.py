@@ -9,11 +9,11 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import ADMIN_TOKEN, train_version, wait_for_version, wait_until
+from .helpers import ADMIN_TOKEN, Record, train_version, wait_for_version, wait_until
 
 
 def test_promote_and_rollback_under_load(
-    client: TestClient, registry: ModelRegistry, settings: Settings, record: dict[str, float]
+    client: TestClient, registry: ModelRegistry, settings: Settings, record: Record
 ) -> None:
     v2 = train_version(registry, settings)[0].version
 
@@ -51,7 +51,7 @@ def test_promote_and_rollback_under_load(
 
 
 def test_a_broken_champion_keeps_the_old_model_serving(
-    registry: ModelRegistry, settings: Settings, record: dict[str, float]
+    registry: ModelRegistry, settings: Settings, record: Record
 ) -> None:
     # Only /admin/reload may load: a polling watcher could load v2 before it is corrupted.
     manual_reload_only = settings.model_copy(update={"model_poll_seconds": 3600.0})

@@ -1,34 +1,36 @@
-"""Feature schema, pipeline, training split, metrics and the gate's comparison rule."""
+"""Pipeline, training split, metrics and the gate's comparison rule."""
 
-import pandas as pd
+import json
+
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, load_dataset
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.evaluation import (
     HIGHER_IS_BETTER,
     PRIMARY_METRIC,
     at_least_as_good,
 )
-from {{ cookiecutter.package_name }}.features import FeatureSchema
+from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
+from {{ cookiecutter.package_name }}.serving.contract import RequestContract
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
 
-def test_schema_describes_each_column() -> None:
-    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 3.0]})
-    schema = FeatureSchema.from_frame(frame)
-    assert schema.names == ["a", "b"]
-    assert schema.features[0].mean == 2.0
-    assert schema.features[1].max == 3.0
-
-
-def test_select_orders_columns_and_names_missing_ones() -> None:
-    schema = FeatureSchema.from_frame(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
-    reordered = schema.select(pd.DataFrame({"b": [1], "a": [2], "extra": [3]}), "test")
-    assert list(reordered.columns) == ["a", "b"]
-    with pytest.raises(DataError, match=r"missing feature column.*'b'"):
-        schema.select(pd.DataFrame({"a": [1.0]}), "test")
+def test_pipeline_scores_a_schema_ordered_array_like_a_table(settings: Settings) -> None:
+    """The API's path (an array built from records) and the files' path (a DataFrame) agree."""
+    dataset = load_dataset(settings)
+    split = split_dataset(dataset, settings)
+    trained = fit_model(dataset, split, settings)
+    model = LoadedModel(metadata=trained.metadata, pipeline=trained.pipeline)
+    schema = trained.metadata.feature_schema
+    from_table = model.predict(split.test_features, "held-out split")
+    records = schema.records(split.test_features, "held-out split")
+    contract = RequestContract(schema, max_batch_size=len(records))
+    body = json.dumps({"records": records}).encode()
+    from_records = model.predict_matrix(contract.parse_batch(body).matrix)
+    assert from_records == from_table
+    assert len(from_table) == len(split.test_features)
 
 
 def test_split_is_reproducible(settings: Settings) -> None:
@@ -53,7 +55,8 @@ def test_fit_model_measures_and_samples_a_reference(settings: Settings) -> None:
     assert metadata.metrics["r2"] > 0.2
     assert metadata.metrics["rmse"] > metadata.metrics["mae"] > 0
 {%- endif %}
-    assert metadata.feature_schema.names == list(dataset.features.columns)
+    schema = metadata.feature_schema
+    assert {*schema.names, *(c.name for c in schema.excluded)} == set(dataset.features.columns)
     assert metadata.training_rows == len(split.train_features)
     assert list(trained.reference.columns) == [*metadata.feature_schema.names, PREDICTION_COLUMN]
     assert len(trained.reference) == min(settings.reference_rows, len(split.train_features))

@@ -6,6 +6,7 @@ Results go to standard output; progress and errors go to standard error. Expecte
 """
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,9 @@ from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.data import Dataset, load_dataset, read_table
-from {{ cookiecutter.package_name }}.errors import AppError
+from {{ cookiecutter.package_name }}.errors import AppError, DataError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
+from {{ cookiecutter.package_name }}.examples import write_examples
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.retraining import (
     GateDecision,
@@ -36,9 +38,11 @@ from {{ cookiecutter.package_name }}.monitoring.traffic import (
     parse_shifts,
     sample_records,
     send,
+    shifts_for_share,
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
-from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
+from {{ cookiecutter.package_name }}.schema import FeatureSchema
+from {{ cookiecutter.package_name }}.train import Split, feature_schema, fit_model, split_dataset
 
 app = typer.Typer(
     help="Train, serve and monitor the {{ cookiecutter.project_slug }} model.",
@@ -50,7 +54,7 @@ models_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=Tru
 app.add_typer(models_app, name="models")
 
 stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -101,11 +105,26 @@ def train_challenger(
     settings: Settings, registry: ModelRegistry, dataset: Dataset
 ) -> tuple[ModelMetadata, Split]:
     """Fit and evaluate a new model on ``dataset``, and register it (not yet promoted)."""
-    with step(f"Fitting on {len(dataset.features)} rows and evaluating"):
-        split = split_dataset(dataset, settings)
-        trained = fit_model(dataset, split, settings)
+    schema = feature_schema(dataset, settings)
+    kinds = Counter(feature.kind for feature in schema.features)
+    stderr.print(
+        f"- {len(schema.features)} features ("
+        + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+        + ")",
+        markup=False,
+    )
+    for column in schema.excluded:
+        stderr.print(f"- excluded {column.name!r}: {column.reason}", markup=False)
+    split = split_dataset(dataset, settings)
+    with step(
+        f"Fitting on the training split ({len(split.train_features)} of "
+        f"{len(dataset.features)} rows), evaluating on the other {len(split.test_features)}"
+    ):
+        trained = fit_model(dataset, split, settings, schema)
     with step("Registering the model"):
         metadata = registry.register(trained.pipeline, trained.metadata, trained.reference)
+    written = write_examples(schema, split.test_features, settings.examples_dir)
+    stderr.print(f"- examples for this model: {', '.join(map(str, written))}", markup=False)
     stdout.print(f"{metadata.version}: " + _format_metrics(metadata.metrics))
     return metadata, split
 
@@ -153,7 +172,8 @@ def evaluate_command(
         model = registry.load(version or registry.require_champion())
         with step(f"Evaluating {model.version} on the held-out split"):
             split = split_dataset(load_dataset(settings), settings)
-            features = model.metadata.feature_schema.select(split.test_features, "held-out split")
+            schema = model.metadata.feature_schema
+            features = schema.to_matrix(split.test_features, "held-out split")
             metrics = evaluate(model.pipeline, features, split.test_target)
         table = Table("metric", "now", "at training", title=f"model {model.version}")
         for name, value in metrics.items():
@@ -224,11 +244,19 @@ def list_models() -> None:
 def promote(
     version: Annotated[str, typer.Argument(help="The version to serve, e.g. v3.")],
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual promotion",
+    allow_schema_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-schema-change",
+            help="Promote even if clients must change their requests (features added, "
+            "removed, or of another kind).",
+        ),
+    ] = False,
 ) -> None:
     """Make a version the champion; running servers switch to it without restarting."""
     with reported_errors():
         registry = ModelRegistry(load_settings().model_dir)
-        registry.promote(version, reason=reason)
+        registry.promote(version, reason=reason, allow_schema_change=allow_schema_change)
         stdout.print(f"{version} is the champion")
 
 
@@ -294,16 +322,32 @@ def simulate_traffic(
     ] = 1,
     shift: Annotated[
         list[str] | None,
-        typer.Option(help="NAME=K: add K standard deviations to a feature. Repeatable."),
+        typer.Option(
+            help="NAME=K adds K standard deviations to a numeric feature; NAME=VALUE@SHARE "
+            "gives a category (or true/false) to a share of the records. Repeatable."
+        ),
+    ] = None,
+    shift_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Shift this share of the features (the first ones): numbers by 3 standard "
+            "deviations, a category (or true) in 90% of the records.",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
 ) -> None:
     """Send records drawn from the dataset to a running server, optionally shifted."""
-    with reported_errors():
-        features = load_dataset(load_settings()).features
-        shifts = parse_shifts(shift or [], features)
-        sample = sample_records(features, records, shifts, seed)
     with httpx.Client(base_url=url, timeout=30) as client, Progress(console=stderr) as progress:
+        with reported_errors():
+            schema = _served_schema(client)
+            features = load_dataset(load_settings()).features
+            specs = [*(shift or []), *shifts_for_share(schema, shift_share or 0.0)]
+            shifts = parse_shifts(specs, schema)
+            if shifts:
+                stderr.print(f"- shifted: {', '.join(specs)}", markup=False)
+            sample = sample_records(features, schema, records, shifts, seed)
         task = progress.add_task(f"Sending {records} records to {url}", total=records)
         result = TrafficResult()
         for result in send(client, sample, batch_size):
@@ -351,6 +395,8 @@ def _monitor_once(
         if html is not None:  # no verdict (too few rows), no report
             summary = drift.write_reports(summary, html, settings.reports_dir)
         stdout.print(summary.headline())
+        for note in summary.quality_notes():
+            stdout.print(f"data quality: {note}")
         if summary.report_html:
             stdout.print(f"report: {settings.reports_dir / summary.report_html}")
     except AppError as exc:
@@ -362,6 +408,17 @@ def _monitor_once(
         except AppError as exc:  # the verdict stands: exit 3 tells cron that drift was found
             typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
     return summary.exit_code
+
+
+def _served_schema(client: httpx.Client) -> FeatureSchema:
+    """The feature schema of the model the server at ``client`` is serving."""
+    try:
+        response = client.get("/model")
+    except httpx.HTTPError as exc:
+        raise DataError(f"cannot reach {client.base_url}: {exc}") from None
+    if response.status_code != httpx.codes.OK:
+        raise DataError(f"{client.base_url}/model answered {response.status_code}: {response.text}")
+    return FeatureSchema.model_validate(response.json()["feature_schema"])
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:

@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, PositiveInt, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 {%- if cookiecutter.task == "classification" %}
 
-DatasetName = Literal["breast_cancer", "wine", "iris", "csv"]
+DatasetName = Literal["churn", "breast_cancer", "wine", "iris", "csv"]
 {%- else %}
 
 DatasetName = Literal["diabetes", "csv"]
 {%- endif %}
+ColumnRule = Literal["numeric", "categorical", "boolean", "exclude"]
+"""What ``APP_FEATURE_KINDS`` can make of a column: force a feature kind, or exclude it."""
 
 
 class Settings(BaseSettings):
@@ -34,6 +36,13 @@ class Settings(BaseSettings):
     test_size: float = Field(default=0.2, gt=0, lt=1)
     random_seed: int = 42
     reference_rows: PositiveInt = 5000
+    # Feature schema overrides, as JSON: APP_FEATURE_KINDS='{"zip code": "categorical",
+    # "notes": "exclude"}'. Every other column's kind is inferred (see schema.py).
+    feature_kinds: dict[str, ColumnRule] = Field(default_factory=dict)
+    # Text columns with more distinct values than this are free text, not categories.
+    max_categories: PositiveInt = 50
+    # Where `train` writes example requests drawn from the data it trained on.
+    examples_dir: Path = Path("examples")
 
     # Model registry and the audit log of promotions, rollbacks and retraining decisions
     model_dir: Path = Path("models")
@@ -79,8 +88,14 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = "APP_" + "_".join(str(part) for part in error["loc"]).upper()
-        raise ConfigError(f"invalid setting {name}: {error['msg']}") from None
+        field, *inner = error["loc"]
+        where = f" at {'.'.join(map(str, inner))}" if inner else ""
+        raise ConfigError(
+            f"invalid setting APP_{str(field).upper()}{where}: {error['msg']}"
+        ) from None
+    except SettingsError as exc:  # a JSON setting (APP_FEATURE_KINDS, ...) that is not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        raise ConfigError(f"invalid setting APP_{field.upper()}: not valid JSON") from None
 
 
 @lru_cache

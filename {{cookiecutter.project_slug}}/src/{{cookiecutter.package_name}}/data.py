@@ -1,49 +1,59 @@
-"""Load the dataset (bundled with scikit-learn, or your CSV) and validate its schema.
+"""Load the dataset (bundled, or your CSV) and check the table and its target.
 
 Every check fails with a :class:`DataError` that names the file, the column and the fix,
-so a bad file stops the pipeline before anything is trained or written.
+so a bad file stops the pipeline before anything is trained or written. Which columns
+become features, and of which kind, is decided by :mod:`{{ cookiecutter.package_name }}.schema`.
 """
 
+import csv
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+{%- if cookiecutter.task == "classification" %}
+from importlib import resources
+{%- endif %}
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-{%- if cookiecutter.task == "classification" %}
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-{%- else %}
-from sklearn.datasets import load_diabetes
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError
 
-PREDICTION_COLUMN = "prediction"
-"""Name of the model-output column in reference and monitoring frames."""
-
 MIN_ROWS = 20
 {%- if cookiecutter.task == "classification" %}
 MIN_ROWS_PER_CLASS = 2
-
-BUNDLED_DATASETS: dict[str, Callable[..., Any]] = {
-    "breast_cancer": load_breast_cancer,
-    "wine": load_wine,
-    "iris": load_iris,
-}
-{%- else %}
-
-BUNDLED_DATASETS: dict[str, Callable[..., Any]] = {"diabetes": load_diabetes}
 {%- endif %}
+
+
+def _sklearn_loader(name: str) -> Callable[[], Any]:
+    """A scikit-learn dataset loader, imported only when that dataset is used."""
+
+    def load() -> Any:
+        from sklearn import datasets  # noqa: PLC0415 - slow to import; serving never needs it
+
+        return getattr(datasets, f"load_{name}")(as_frame=True)
+
+    return load
+
+
+BUNDLED_DATASETS: dict[str, Callable[[], Any]] = {
+{%- if cookiecutter.task == "classification" %}
+    "breast_cancer": _sklearn_loader("breast_cancer"),
+    "wine": _sklearn_loader("wine"),
+    "iris": _sklearn_loader("iris"),
+{%- else %}
+    "diabetes": _sklearn_loader("diabetes"),
+{%- endif %}
+}
+"""Datasets that ship with scikit-learn (no download)."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Validated numeric features and their target."""
+    """A table's candidate feature columns (raw, any type) and its target."""
 
     features: pd.DataFrame
     target: pd.Series
@@ -62,7 +72,19 @@ def load_dataset(settings: Settings) -> Dataset:
     """Load the dataset the settings name: a bundled one, or the CSV at ``data_path``."""
     if settings.dataset == "csv":
         return load_csv(settings.data_path, settings.target_column)
+{%- if cookiecutter.task == "classification" %}
+    if settings.dataset == "churn":
+        return load_churn()
+{%- endif %}
     return load_bundled(settings.dataset)
+{%- if cookiecutter.task == "classification" %}
+
+
+def load_churn() -> Dataset:
+    """The bundled churn table: synthetic customers with IDs, categories, dates and gaps."""
+    with resources.as_file(resources.files(__package__) / "datasets" / "churn.csv") as path:
+        return load_csv(path, "churned", source="bundled:churn")
+{%- endif %}
 
 
 def load_bundled(name: str) -> Dataset:
@@ -70,7 +92,7 @@ def load_bundled(name: str) -> Dataset:
     if name not in BUNDLED_DATASETS:
         known = ", ".join(sorted(BUNDLED_DATASETS))
         raise DataError(f"unknown bundled dataset {name!r}: use one of {known}, or csv")
-    bunch = BUNDLED_DATASETS[name](as_frame=True)
+    bunch = BUNDLED_DATASETS[name]()
     features: pd.DataFrame = bunch.data
 {%- if cookiecutter.task == "classification" %}
     labels = {index: str(name) for index, name in enumerate(bunch.target_names)}
@@ -81,32 +103,37 @@ def load_bundled(name: str) -> Dataset:
     return _validated(features, target, source=f"sklearn:{name}")
 
 
-def load_csv(path: Path, target_column: str) -> Dataset:
-    """Load features and target from a CSV file with a header row."""
+def load_csv(path: Path, target_column: str, source: str | None = None) -> Dataset:
+    """Load candidate features and the target from a CSV file with a header row."""
+    source = source or str(path)
     frame = read_table(path)
     if target_column not in frame.columns:
         columns = ", ".join(map(repr, frame.columns))
         raise DataError(
-            f"{path}: no target column {target_column!r} (columns: {columns}); "
+            f"{source}: no target column {target_column!r} (columns: {columns}); "
             "set APP_TARGET_COLUMN to the right name"
         )
     target = frame.pop(target_column)
     if target.isna().any():
         rows = int(target.isna().sum())
-        raise DataError(f"{path}: target column {target_column!r} is empty in {rows} row(s)")
+        raise DataError(f"{source}: target column {target_column!r} is empty in {rows} row(s)")
 {%- if cookiecutter.task == "classification" %}
-    target = target.astype(str)
+    target = target.map(_label_text)
 {%- else %}
     numeric_target = pd.to_numeric(target, errors="coerce")
     if numeric_target.isna().any():
-        raise DataError(f"{path}: target column {target_column!r} must be numeric for regression")
+        example = target[numeric_target.isna()].iloc[0]
+        raise DataError(
+            f"{source}: target column {target_column!r} must be numeric for regression "
+            f"(found {example!r})"
+        )
     target = numeric_target.astype("float64")
 {%- endif %}
-    return _validated(frame, target, source=str(path))
+    return _validated(frame, target, source=source)
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV file, or a JSON file holding one record or a list of records."""
+    """Read a CSV file (UTF-8, one header row), or a JSON file of one or more records."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -114,15 +141,30 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".json":
         return _read_json_records(path)
     try:
-        frame = pd.read_csv(path)
+        header = _header(path)
+        frame = pd.read_csv(path, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file has no header row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start}): save it as UTF-8"
+        ) from None
+    except pd.errors.ParserError as exc:
         reason = str(exc).strip().splitlines()[0]
         raise DataError(f"{path}: not a valid CSV file ({reason})") from None
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}: duplicate column name(s) {', '.join(map(repr, duplicates))}")
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no rows")
     return frame
+
+
+def _header(path: Path) -> list[str]:
+    """The header row as written (pandas renames duplicate names, hiding them)."""
+    with path.open(encoding="utf-8", newline="") as file:
+        return next(csv.reader(file), [])
 
 
 def _read_json_records(path: Path) -> pd.DataFrame:
@@ -137,47 +179,29 @@ def _read_json_records(path: Path) -> pd.DataFrame:
     if not all(isinstance(record, dict) for record in payload):
         raise DataError(f"{path}: every record must be a JSON object of feature values")
     return pd.DataFrame.from_records(payload)
+{%- if cookiecutter.task == "classification" %}
 
 
-def validate_features(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Check that every column is numeric and finite; return the frame as float64."""
-    if frame.shape[1] == 0:
-        raise DataError(f"{source}: no feature columns")
-    if PREDICTION_COLUMN in frame.columns:
-        raise DataError(f"{source}: rename column {PREDICTION_COLUMN!r}: the name is reserved")
-    non_numeric = [
-        str(name)
-        for name, dtype in frame.dtypes.items()
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-    ]
-    if non_numeric:
-        raise DataError(
-            f"{source}: non-numeric column(s) {', '.join(map(repr, non_numeric))}: "
-            "encode them as numbers or drop them"
-        )
-    values = frame.to_numpy(dtype="float64")  # one pass over all columns: this is on the hot path
-    if not np.isfinite(values).all():
-        missing = dict(zip(frame.columns, np.isnan(values).sum(axis=0), strict=True))
-        if any(missing.values()):
-            described = ", ".join(f"{name!r} ({n} rows)" for name, n in missing.items() if n)
-            raise DataError(f"{source}: missing values (NaN) in {described}: fill or drop them")
-        infinite = [
-            str(name)
-            for name, column in zip(frame.columns, values.T, strict=True)
-            if np.isinf(column).any()
-        ]
-        raise DataError(f"{source}: infinite values in {', '.join(map(repr, infinite))}")
-    return pd.DataFrame(values, columns=frame.columns, index=frame.index)
+def _label_text(label: Any) -> str:
+    """A class label as text: ``1`` and ``1.0`` (a CSV with gaps elsewhere) are the same class."""
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label)
+{%- endif %}
 
 
 def _validated(features: pd.DataFrame, target: pd.Series, source: str) -> Dataset:
-    features = validate_features(features, source)
+    if features.shape[1] == 0:
+        raise DataError(f"{source}: no columns besides the target")
     if len(features) < MIN_ROWS:
         raise DataError(f"{source}: {len(features)} rows; at least {MIN_ROWS} are needed to train")
 {%- if cookiecutter.task == "classification" %}
     counts = target.value_counts()
     if len(counts) < 2:  # noqa: PLR2004 - a classifier needs two classes
-        raise DataError(f"{source}: the target has one class ({counts.index[0]!r}); need two")
+        raise DataError(
+            f"{source}: the target {target.name!r} has one class ({counts.index[0]!r}) in every "
+            "row; a classifier needs at least two"
+        )
     rare = counts[counts < MIN_ROWS_PER_CLASS]
     if not rare.empty:
         raise DataError(
@@ -185,4 +209,8 @@ def _validated(features: pd.DataFrame, target: pd.Series, source: str) -> Datase
             f"{MIN_ROWS_PER_CLASS} rows; add rows or drop them"
         )
 {%- endif %}
-    return Dataset(features=features, target=target.reset_index(drop=True), source=source)
+    return Dataset(
+        features=features.reset_index(drop=True),
+        target=target.reset_index(drop=True),
+        source=source,
+    )

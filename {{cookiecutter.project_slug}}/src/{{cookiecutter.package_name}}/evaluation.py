@@ -1,5 +1,8 @@
 """Held-out metrics, and the rule that decides whether a challenger beats the champion."""
 
+from typing import Any
+
+import numpy.typing as npt
 import pandas as pd
 {%- if cookiecutter.task == "classification" %}
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
@@ -13,7 +16,7 @@ PRIMARY_METRIC = "f1_macro"
 HIGHER_IS_BETTER = True
 
 
-def evaluate(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) -> dict[str, float]:
     """Accuracy, macro F1 and ROC-AUC (one-vs-rest for more than two classes)."""
     predicted = pipeline.predict(features)
     probabilities = pipeline.predict_proba(features)
@@ -33,7 +36,7 @@ PRIMARY_METRIC = "rmse"
 HIGHER_IS_BETTER = False
 
 
-def evaluate(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) -> dict[str, float]:
     """Root mean squared error, mean absolute error and R²."""
     predicted = pipeline.predict(features)
     return {

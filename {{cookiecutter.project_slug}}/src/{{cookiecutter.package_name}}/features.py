@@ -1,63 +1,29 @@
-"""The feature schema a model was trained on, and the preprocessing + model pipeline."""
+"""The preprocessing + model pipeline, built from the feature schema.
 
-import pandas as pd
-from pydantic import BaseModel
+Preprocessing lives inside the saved pipeline, so serving applies exactly what training did
+and clients send raw values (``{"plan": "basic", "tenure months": null}``), never dummies.
+Columns are selected by position: the input is a 2-D array with the features in schema
+order (see :meth:`FeatureSchema.to_matrix`), which scores a single record without building
+a DataFrame.
+
+- numeric: median imputation, then standard scaling;
+- boolean (0/1): most-frequent imputation;
+- categorical: most-frequent imputation, then one-hot encoding over the categories seen in
+  training. An unknown category gets all-zero one-hot columns (it adds nothing to the
+  score); the API counts it and the drift job reports its share.
+"""
+
 from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 {%- if cookiecutter.task == "classification" %}
 from sklearn.linear_model import LogisticRegression
 {%- else %}
 from sklearn.linear_model import Ridge
 {%- endif %}
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package_name }}.data import validate_features
-from {{ cookiecutter.package_name }}.errors import DataError
-
-
-class FeatureSpec(BaseModel):
-    """One input feature and the range it had in training."""
-
-    name: str
-    mean: float
-    std: float
-    min: float
-    max: float
-
-
-class FeatureSchema(BaseModel):
-    """The ordered features a model expects; requests and files are checked against it."""
-
-    features: list[FeatureSpec]
-
-    @property
-    def names(self) -> list[str]:
-        """Feature names, in training order."""
-        return [feature.name for feature in self.features]
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> "FeatureSchema":
-        """Describe the columns of a validated training frame."""
-        stats = frame.describe().T
-        return cls(
-            features=[
-                FeatureSpec(
-                    name=str(name),
-                    mean=float(row["mean"]),
-                    std=float(row["std"]),
-                    min=float(row["min"]),
-                    max=float(row["max"]),
-                )
-                for name, row in stats.iterrows()
-            ]
-        )
-
-    def select(self, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-        """Return the schema's columns of ``frame``, in order, validated as numeric."""
-        missing = [name for name in self.names if name not in frame.columns]
-        if missing:
-            raise DataError(f"{source}: missing feature column(s) {', '.join(map(repr, missing))}")
-        return validate_features(frame[self.names], source)
+from {{ cookiecutter.package_name }}.schema import FeatureKind, FeatureSchema
 
 
 def build_pipeline(schema: FeatureSchema, random_seed: int) -> Pipeline:
@@ -66,10 +32,29 @@ def build_pipeline(schema: FeatureSchema, random_seed: int) -> Pipeline:
     Swap the estimator here (e.g. ``HistGradientBoosting{{ "Classifier" if cookiecutter.task == "classification" else "Regressor" }}``)
     and everything else (registry, API, monitoring) keeps working.
     """
+    categorical = schema.positions("categorical")
+    steps: list[tuple[FeatureKind, object]] = [
+        ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler())),
+        ("boolean", SimpleImputer(strategy="most_frequent")),
+        (
+            "categorical",
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OneHotEncoder(
+                    categories=[schema.features[i].categories for i in categorical],
+                    handle_unknown="ignore",
+                    sparse_output=False,
+                ),
+            ),
+        ),
+    ]
     preprocess = ColumnTransformer(
-        [("scale", StandardScaler(), schema.names)],
+        [
+            (kind, transformer, schema.positions(kind))
+            for kind, transformer in steps
+            if schema.positions(kind)
+        ],
         remainder="drop",
-        verbose_feature_names_out=False,
     )
 {%- if cookiecutter.task == "classification" %}
     model = LogisticRegression(max_iter=2000, random_state=random_seed)

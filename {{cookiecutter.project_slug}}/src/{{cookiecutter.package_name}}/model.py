@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.errors import DataError
-from {{ cookiecutter.package_name }}.features import FeatureSchema
+from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 
 class ModelMetadata(BaseModel):
@@ -65,15 +65,18 @@ class LoadedModel:
         return self.metadata.version
 
     def predict(self, records: pd.DataFrame, source: str = "input") -> list[Prediction]:
-        """Predict every row of ``records`` (validated against the feature schema).
+        """Predict every row of a table (checked and converted by the feature schema)."""
+        return self.predict_matrix(self.metadata.feature_schema.to_matrix(records, source), source)
+
+    def predict_matrix(self, matrix: npt.NDArray[Any], source: str = "input") -> list[Prediction]:
+        """Predict every row of the model's input array (features in schema order).
 
         Finite values far outside the training range can overflow the preprocessing; such
         records raise :class:`DataError` (a 422 in the API), like any other bad input.
         """
-        features = self.metadata.feature_schema.select(records, source)
 {%- if cookiecutter.task == "classification" %}
         classes = [str(label) for label in self.pipeline.classes_]
-        probabilities = _score(self.pipeline.predict_proba, features, source)
+        probabilities = _score(self.pipeline.predict_proba, matrix, source)
         return [
             Prediction(
                 prediction=classes[int(row.argmax())],
@@ -82,19 +85,19 @@ class LoadedModel:
             for row in probabilities
         ]
 {%- else %}
-        values = _score(self.pipeline.predict, features, source)
+        values = _score(self.pipeline.predict, matrix, source)
         return [Prediction(prediction=float(value)) for value in values]
 {%- endif %}
 
 
 def _score(
-    method: Callable[[pd.DataFrame], Any], features: pd.DataFrame, source: str
+    method: Callable[[npt.NDArray[Any]], Any], matrix: npt.NDArray[Any], source: str
 ) -> npt.NDArray[np.float64]:
     """Call a scoring method of the pipeline; a non-finite result is bad input, not a crash."""
     problem = f"{source}: values out of the range the model can score"
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow ends as inf: checked below
         try:
-            scores = np.asarray(method(features), dtype=np.float64)
+            scores = np.asarray(method(matrix), dtype=np.float64)
         except ValueError as exc:  # scikit-learn refuses the inf that an overflow produced
             raise DataError(f"{problem} ({exc})") from None
     if not np.isfinite(scores).all():

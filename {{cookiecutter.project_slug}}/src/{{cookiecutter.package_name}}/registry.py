@@ -30,8 +30,9 @@ from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.atomic import write_atomic
-from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -141,7 +142,14 @@ class ModelRegistry:
             raise RegistryError(f"model {version}: {path} is corrupt (not a CSV table)") from None
         if frame.empty:
             raise RegistryError(f"model {version}: {path} is corrupt (no rows)")
-        return frame
+        if PREDICTION_COLUMN not in frame.columns:
+            raise RegistryError(f"model {version}: {path} is corrupt (no {PREDICTION_COLUMN!r})")
+        schema = self.metadata(version).feature_schema
+        try:  # CSV loses types (a category "1" reads back as a number): restore them
+            features = schema.normalise(frame, str(path))
+        except DataError as exc:
+            raise RegistryError(f"model {version}: reference is corrupt ({exc})") from None
+        return features.assign(**{PREDICTION_COLUMN: frame[PREDICTION_COLUMN]})
 
     def champion(self) -> str | None:
         """The version being served, or None before the first promotion."""
@@ -159,14 +167,26 @@ class ModelRegistry:
         """Load the champion."""
         return self.load(self.require_champion())
 
-    def promote(self, version: str, reason: str) -> None:
-        """Make ``version`` the champion, after proving that it loads."""
-        self.load(version)
+    def promote(self, version: str, reason: str, *, allow_schema_change: bool = False) -> None:
+        """Make ``version`` the champion, after proving that it loads.
+
+        A version whose request schema (feature names, kinds, nullability) differs from the
+        champion's would break clients, so it is refused unless ``allow_schema_change``.
+        """
+        candidate = self.load(version)
         with self._locked():
             state = self._state()
             previous = state.history[-1] if state.history else None
             if previous == version:
                 raise RegistryError(f"model {version} is already the champion")
+            if previous is not None and not allow_schema_change:
+                change = schema_change(self.metadata(previous), candidate.metadata)
+                if change:
+                    raise RegistryError(
+                        f"model {version} changes the request schema ({change}): clients of "
+                        f"{previous} would break; promote it with --allow-schema-change once "
+                        "they are ready"
+                    )
             state.history.append(version)
             self._save(state)
         audit.record(self.audit_log, "promote", version=version, previous=previous, reason=reason)
@@ -212,6 +232,30 @@ class ModelRegistry:
 
     def _save(self, state: RegistryState) -> None:
         write_atomic(self.root / STATE_FILE, state.model_dump_json(indent=2))
+
+
+def schema_change(current: ModelMetadata, candidate: ModelMetadata) -> str:
+    """How ``candidate`` would break clients of ``current`` ("" if it would not).
+
+    New optional features, newly nullable ones and new categories are compatible; a new
+    required feature, a removed one, a changed kind or a feature that may no longer be null
+    are not.
+    """
+    old = {name: (kind, nullable) for name, kind, nullable in current.feature_schema.contract()}
+    new = {name: (kind, nullable) for name, kind, nullable in candidate.feature_schema.contract()}
+    changes = [
+        f"new required feature {name!r}"
+        for name, (_, null) in new.items()
+        if name not in old and not null
+    ]
+    changes += [f"no feature {name!r}" for name in old if name not in new]
+    for name in new.keys() & old.keys():
+        (old_kind, old_null), (new_kind, new_null) = old[name], new[name]
+        if new_kind != old_kind:
+            changes.append(f"{name!r} is {new_kind} instead of {old_kind}")
+        elif old_null and not new_null:
+            changes.append(f"{name!r} may no longer be null")
+    return "; ".join(sorted(changes))
 
 
 def _number(version: str) -> int:

@@ -1,4 +1,8 @@
-"""Fit the pipeline on a training split and measure it on the held-out split."""
+"""Infer the feature schema, fit the pipeline on a training split, measure it on the rest.
+
+The schema (which columns are features, their kinds, categories and nullability) is read
+from the whole table; the pipeline learns only from the training split.
+"""
 
 import platform
 from dataclasses import dataclass
@@ -11,10 +15,11 @@ from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, Dataset
+from {{ cookiecutter.package_name }}.data import Dataset
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
-from {{ cookiecutter.package_name }}.features import FeatureSchema, build_pipeline
+from {{ cookiecutter.package_name }}.features import build_pipeline
 from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema, infer_schema
 
 TASK = "{{ cookiecutter.task }}"
 
@@ -52,16 +57,27 @@ def split_dataset(dataset: Dataset, settings: Settings) -> Split:
     return Split(train_x, test_x, train_y, test_y)
 
 
-def fit_model(dataset: Dataset, split: Split, settings: Settings) -> TrainedModel:
+def feature_schema(dataset: Dataset, settings: Settings) -> FeatureSchema:
+    """The dataset's feature schema, with the overrides of ``APP_FEATURE_KINDS``."""
+    return infer_schema(
+        dataset.features, settings.feature_kinds, settings.max_categories, dataset.source
+    )
+
+
+def fit_model(
+    dataset: Dataset, split: Split, settings: Settings, schema: FeatureSchema | None = None
+) -> TrainedModel:
     """Fit on the training split, evaluate on the held-out split, sample the reference."""
-    schema = FeatureSchema.from_frame(split.train_features)
+    schema = schema or feature_schema(dataset, settings)
     pipeline = build_pipeline(schema, settings.random_seed)
-    pipeline.fit(split.train_features, split.train_target)
-    metrics = evaluate(pipeline, split.test_features, split.test_target)
+    pipeline.fit(schema.to_matrix(split.train_features, dataset.source), split.train_target)
+    test_matrix = schema.to_matrix(split.test_features, "held-out split")
+    metrics = evaluate(pipeline, test_matrix, split.test_target)
 
     sample_size = min(settings.reference_rows, len(split.train_features))
-    reference = split.train_features.sample(n=sample_size, random_state=settings.random_seed)
-    reference[PREDICTION_COLUMN] = pipeline.predict(reference[schema.names])
+    sample = split.train_features.sample(n=sample_size, random_state=settings.random_seed)
+    reference = schema.normalise(sample, dataset.source)
+    reference[PREDICTION_COLUMN] = pipeline.predict(schema.to_matrix(sample, dataset.source))
 
     metadata = ModelMetadata(
         version="unregistered",

@@ -1,11 +1,14 @@
 """The drift job: recent traffic against the model's training reference, with Evidently.
 
-Per feature, Evidently runs the configured test (Wasserstein distance by default: its
-threshold reads as "how many reference standard deviations the distribution moved", and
-unlike a p-value it does not flag trivial shifts in large windows). The window drifts when
-the share of drifted features reaches ``APP_DRIFT_SHARE_THRESHOLD`` or the predictions
-themselves drift. Each run writes an HTML report for people and a JSON summary for
-machines, both atomically.
+Per feature, Evidently runs the configured test: for numbers, the Wasserstein distance by
+default (its threshold reads as "how many reference standard deviations the distribution
+moved", and unlike a p-value it does not flag trivial shifts in large windows); for
+categories and booleans, the Jensen-Shannon distance between the two mixes. The window
+drifts when the share of drifted features reaches ``APP_DRIFT_SHARE_THRESHOLD`` or the
+predictions themselves drift. Beside drift, each feature's share of missing values (now and
+in training) and each category feature's share of unknown categories are reported: rising
+shares are data-quality problems upstream. Each run writes an HTML report for people and a
+JSON summary for machines, both atomically.
 """
 
 from datetime import UTC, datetime
@@ -15,19 +18,22 @@ from typing import Any, Literal
 
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
-from evidently.metrics import ValueDrift
+from evidently.metrics import MissingValueCount, OutListValueCount, ValueDrift
 from evidently.presets import DataDriftPreset
 from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
-from {{ cookiecutter.package_name }}.errors import MonitoringError
+from {{ cookiecutter.package_name }}.errors import DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.window import Window
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
 
 METADATA_COLUMNS = ("model_version", "created_at")
 """Columns of the prediction log that are not model inputs or outputs."""
+
+MISSING_METRIC = "evidently:metric_v2:MissingValueCount"
+UNKNOWN_METRIC = "evidently:metric_v2:OutListValueCount"
 
 DriftStatus = Literal["no_drift", "drift", "insufficient_data"]
 
@@ -49,13 +55,28 @@ EXIT_CODES: dict[DriftStatus, ExitCode] = {
 
 
 class ColumnDrift(BaseModel):
-    """The drift test of one column."""
+    """The drift test of one column, and its data quality in the window."""
 
     column: str
     method: str
     score: float
     threshold: float
     drifted: bool
+    missing_share: float | None = None
+    reference_missing_share: float | None = None
+    unknown_share: float | None = None
+
+    def quality_note(self) -> str | None:
+        """A line about missing values or unknown categories, if the window has any."""
+        notes = []
+        if self.unknown_share:
+            notes.append(f"{self.unknown_share:.1%} unknown categories")
+        if self.missing_share and self.missing_share > (self.reference_missing_share or 0):
+            notes.append(
+                f"{self.missing_share:.1%} missing ({self.reference_missing_share or 0:.1%} in "
+                "training)"
+            )
+        return f"{self.column!r}: {', '.join(notes)}" if notes else None
 
 
 class DriftSummary(BaseModel):
@@ -94,21 +115,29 @@ class DriftSummary(BaseModel):
             f"{len(self.features)} features drifted ({drifted}); predictions {prediction}"
         )
 
+    def quality_notes(self) -> list[str]:
+        """One line per feature with unknown categories or more missing values than in training."""
+        return [note for feature in self.features if (note := feature.quality_note())]
+
 
 def current_features(current: pd.DataFrame, model: ModelMetadata, source: str) -> pd.DataFrame:
-    """The current window's features and predictions, checked against the model's schema."""
-    names = model.feature_schema.names
-    allowed = {*names, PREDICTION_COLUMN, *METADATA_COLUMNS}
+    """The current window's features (as the model reads them) and predictions, checked."""
+    schema = model.feature_schema
+    excluded = [column.name for column in schema.excluded]  # IDs, dates...: not model inputs
+    allowed = {*schema.names, *excluded, PREDICTION_COLUMN, *METADATA_COLUMNS}
     unknown = [str(column) for column in current.columns if column not in allowed]
     if unknown:
         raise MonitoringError(
             f"{source}: unknown column(s) {', '.join(map(repr, unknown))}: model "
-            f"{model.version} was trained on {', '.join(map(repr, names))}"
+            f"{model.version} was trained on {', '.join(map(repr, schema.names))}"
         )
-    missing = [name for name in [*names, PREDICTION_COLUMN] if name not in current.columns]
-    if missing:
-        raise MonitoringError(f"{source}: missing column(s) {', '.join(map(repr, missing))}")
-    return current[[*names, PREDICTION_COLUMN]]
+    if PREDICTION_COLUMN not in current.columns:
+        raise MonitoringError(f"{source}: missing column {PREDICTION_COLUMN!r}")
+    try:
+        features = schema.normalise(current, source)
+    except DataError as exc:
+        raise MonitoringError(str(exc)) from None
+    return features.assign(**{PREDICTION_COLUMN: current[PREDICTION_COLUMN]})
 
 
 def detect_drift(
@@ -125,8 +154,8 @@ def detect_drift(
         raise MonitoringError(
             f"reference of model {model.version} is corrupt: no column(s) {', '.join(missing)}"
         )
-    if reference[[*names, PREDICTION_COLUMN]].isna().any().any():
-        raise MonitoringError(f"reference of model {model.version} is corrupt: missing values")
+    if reference[PREDICTION_COLUMN].isna().any():
+        raise MonitoringError(f"reference of model {model.version} is corrupt: missing predictions")
     if not current.empty:  # an empty window has no columns to check
         current = current_features(current, model, window.source)
     summary = DriftSummary(
@@ -142,8 +171,9 @@ def detect_drift(
     if len(current) < settings.drift_min_rows:
         return summary, None
 
-    snapshot = _run_report(reference[[*names, PREDICTION_COLUMN]], current, names, settings)
-    columns = _column_results(snapshot.dict())
+    reference = reference[[*names, PREDICTION_COLUMN]]
+    snapshot = _run_report(reference, current, model.feature_schema, settings)
+    columns = _column_results(snapshot.dict(), reference)
     features = [columns[name] for name in names]
     prediction = columns[PREDICTION_COLUMN]
     drifted = [feature.column for feature in features if feature.drifted]
@@ -173,26 +203,39 @@ def write_reports(summary: DriftSummary, html: str, reports_dir: Path) -> DriftS
 
 
 def _run_report(
-    reference: pd.DataFrame, current: pd.DataFrame, names: list[str], settings: Settings
+    reference: pd.DataFrame, current: pd.DataFrame, schema: FeatureSchema, settings: Settings
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
+    numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
+    categorical = [feature.name for feature in schema.features if feature.kind != "numeric"]
 {%- if cookiecutter.task == "classification" %}
-    definition = DataDefinition(numerical_columns=names, categorical_columns=[PREDICTION_COLUMN])
+    definition = DataDefinition(
+        numerical_columns=numeric, categorical_columns=[*categorical, PREDICTION_COLUMN]
+    )
     prediction_method = settings.drift_categorical_method
     prediction_threshold = settings.drift_categorical_threshold
     current = current.astype({PREDICTION_COLUMN: str})
     reference = reference.astype({PREDICTION_COLUMN: str})
 {%- else %}
-    definition = DataDefinition(numerical_columns=[*names, PREDICTION_COLUMN])
+    definition = DataDefinition(
+        numerical_columns=[*numeric, PREDICTION_COLUMN], categorical_columns=categorical
+    )
     prediction_method = settings.drift_numeric_method
     prediction_threshold = settings.drift_numeric_threshold
 {%- endif %}
+    quality = [MissingValueCount(column=name) for name in schema.names] + [
+        OutListValueCount(column=feature.name, values=feature.categories)
+        for feature in schema.features
+        if feature.kind == "categorical"
+    ]
     report = Report(
         [
             DataDriftPreset(
-                columns=names,
+                columns=schema.names,
                 drift_share=settings.drift_share_threshold,
                 num_method=settings.drift_numeric_method,
                 num_threshold=settings.drift_numeric_threshold,
+                cat_method=settings.drift_categorical_method,
+                cat_threshold=settings.drift_categorical_threshold,
                 per_column_threshold=settings.drift_feature_thresholds or None,
             ),
             ValueDrift(
@@ -200,6 +243,7 @@ def _run_report(
                 method=prediction_method,
                 threshold=prediction_threshold,
             ),
+            *quality,
         ],
         include_tests=True,
     )
@@ -209,21 +253,34 @@ def _run_report(
     )
 
 
-def _column_results(result: dict[str, Any]) -> dict[str, ColumnDrift]:
-    """Per-column score, method and threshold (metrics) and verdict (tests) of a run."""
+def _column_results(result: dict[str, Any], reference: pd.DataFrame) -> dict[str, ColumnDrift]:
+    """Per column: drift score, method and threshold (metrics), verdict (tests), quality."""
     verdicts = {
         test["metric_config"]["metric_id"]: test["status"] == "FAIL" for test in result["tests"]
     }
-    columns = {}
+    columns: dict[str, ColumnDrift] = {}
+    shares: dict[tuple[str, str], float] = {}
     for metric in result["metrics"]:
         config = metric["config"]
-        if config.get("type") != "evidently:metric_v2:ValueDrift":
+        kind = config.get("type", "")
+        if kind == "evidently:metric_v2:ValueDrift":
+            columns[config["column"]] = ColumnDrift(
+                column=config["column"],
+                method=config["method"],
+                score=float(metric["value"]),
+                threshold=float(config["threshold"]),
+                drifted=verdicts[metric["id"]],
+            )
+        elif kind in (MISSING_METRIC, UNKNOWN_METRIC):
+            shares[kind, config["column"]] = float(metric["value"]["share"])
+    for name, column in columns.items():
+        if name == PREDICTION_COLUMN:
             continue
-        columns[config["column"]] = ColumnDrift(
-            column=config["column"],
-            method=config["method"],
-            score=float(metric["value"]),
-            threshold=float(config["threshold"]),
-            drifted=verdicts[metric["id"]],
+        columns[name] = column.model_copy(
+            update={
+                "missing_share": shares.get((MISSING_METRIC, name)),
+                "reference_missing_share": float(reference[name].isna().mean()),
+                "unknown_share": shares.get((UNKNOWN_METRIC, name)),
+            }
         )
     return columns

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def create_db_engine(url: str) -> Engine:
 
 
 def log_row(
-    request_id: str, model_version: str, features: dict[str, float], output: str | float
+    request_id: str, model_version: str, features: dict[str, FeatureValue], output: str | float
 ) -> LogRow:
     """One row of the log, timestamped now (UTC)."""
     return {

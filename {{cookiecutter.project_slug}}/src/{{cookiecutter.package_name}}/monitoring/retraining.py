@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.evaluation import (
     evaluate,
 )
 from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.registry import ModelRegistry, schema_change
 from {{ cookiecutter.package_name }}.train import Split
 
 
@@ -79,9 +79,10 @@ def challenge(
         promoted, reason = True, "there was no champion"
     else:
         champion = registry.load(champion_version)
+        change = schema_change(champion.metadata, challenger)
         try:
             schema = champion.metadata.feature_schema
-            features = schema.select(split.test_features, "held-out split")
+            features = schema.to_matrix(split.test_features, "held-out split")
             champion_metrics = evaluate(champion.pipeline, features, split.test_target)
             champion_score = champion_metrics[PRIMARY_METRIC]
         except (DataError, ValueError) as exc:
@@ -92,6 +93,12 @@ def challenge(
             reason = (
                 f"challenger {PRIMARY_METRIC}={challenger_score:.4f} is {comparison} "
                 f"champion {PRIMARY_METRIC}={champion_score:.4f} (tolerance {tolerance})"
+            )
+        if promoted and change:
+            promoted = False
+            reason += (
+                f"; but it changes the request schema ({change}): promote "
+                f"{challenger.version} with --allow-schema-change once clients are ready"
             )
     if promoted:
         registry.promote(challenger.version, reason=f"retraining gate: {reason}")

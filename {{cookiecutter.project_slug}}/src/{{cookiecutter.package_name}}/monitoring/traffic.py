@@ -1,17 +1,32 @@
 """Send realistic traffic to a running server, optionally shifted, to watch drift appear.
 
-Records are rows drawn (with replacement) from the dataset; a shift ``name=k`` adds ``k``
-standard deviations of that feature to every record.
+Records are rows drawn (with replacement) from the dataset, with the served model's
+features. Shifts, one per feature:
+
+- ``NAME=K`` (a numeric feature): add ``K`` standard deviations to every record;
+- ``NAME=VALUE@SHARE`` (a category or boolean feature): set ``VALUE`` in a random ``SHARE``
+  of the records (default 0.5), which shifts the mix of categories.
+
+``--shift-share F`` shifts the first ``F`` of the features that way, whatever their kinds.
 """
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureSpec, FeatureValue
+
+DEFAULT_SHARE = 0.5
+DRIFT_SIGMAS = 3.0  # --shift-share moves numbers this many standard deviations...
+DRIFT_SHARE = 0.9  # ... and gives this share of the records one category (or true)
+Shift = float | tuple[str, float]
+"""Standard deviations to add (numeric), or a value and the share of records to give it."""
 
 
 @dataclass
@@ -24,38 +39,82 @@ class TrafficResult:
     status_counts: Counter[str] = field(default_factory=Counter)
 
 
-def parse_shifts(specs: list[str], features: pd.DataFrame) -> dict[str, float]:
-    """Parse ``name=k`` options (k in standard deviations), checking the names."""
-    shifts = {}
+def parse_shifts(specs: list[str], schema: FeatureSchema) -> dict[str, Shift]:
+    """Parse ``--shift`` options against the served model's features."""
+    features = {feature.name: feature for feature in schema.features}
+    shifts: dict[str, Shift] = {}
     for spec in specs:
-        name, separator, amount = spec.rpartition("=")
-        if not separator or not name:
-            raise DataError(f"--shift {spec!r}: use NAME=K, e.g. --shift '{features.columns[0]}=3'")
-        if name not in features.columns:
-            known = ", ".join(map(repr, features.columns))
-            raise DataError(f"--shift {spec!r}: no feature {name!r} (features: {known})")
-        try:
-            shifts[name] = float(amount)
-        except ValueError:
-            raise DataError(f"--shift {spec!r}: {amount!r} is not a number") from None
+        splits = [i for i, char in enumerate(spec) if char == "=" and spec[:i] in features]
+        if not splits:
+            known = ", ".join(map(repr, features))
+            raise DataError(
+                f"--shift {spec!r}: use NAME=K (numbers) or NAME=VALUE@SHARE (categories) with "
+                f"a feature of the served model ({known})"
+            )
+        feature = features[spec[: splits[0]]]
+        shifts[feature.name] = _parse_shift(spec, feature, spec[splits[0] + 1 :])
     return shifts
 
 
+def shifts_for_share(schema: FeatureSchema, share: float) -> list[str]:
+    """``--shift`` specs that move the first ``share`` of the features, each by its kind."""
+    count = math.ceil(len(schema.features) * share)
+    specs = []
+    for feature in schema.features[:count]:
+        if feature.kind == "numeric":
+            specs.append(f"{feature.name}={DRIFT_SIGMAS:g}")
+        else:
+            value = feature.categories[0] if feature.kind == "categorical" else "true"
+            specs.append(f"{feature.name}={value}@{DRIFT_SHARE:g}")
+    return specs
+
+
+def _parse_shift(spec: str, feature: FeatureSpec, amount: str) -> Shift:
+    if feature.kind == "numeric":
+        try:
+            return float(amount)
+        except ValueError:
+            raise DataError(f"--shift {spec!r}: {amount!r} is not a number") from None
+    value, at, share_text = amount.rpartition("@") if "@" in amount else (amount, "", "")
+    try:
+        share = float(share_text) if at else DEFAULT_SHARE
+    except ValueError:
+        raise DataError(f"--shift {spec!r}: share {share_text!r} is not a number") from None
+    if not 0 < share <= 1:
+        raise DataError(f"--shift {spec!r}: the share must be in (0, 1]")
+    return value, share
+
+
 def sample_records(
-    features: pd.DataFrame, count: int, shifts: dict[str, float], seed: int
-) -> list[dict[str, float]]:
-    """Draw ``count`` records from ``features`` and apply the shifts."""
-    sample = features.sample(n=count, replace=True, random_state=seed).reset_index(drop=True)
-    for name, sigmas in shifts.items():
-        sample[name] = sample[name] + sigmas * float(features[name].std())
-    return [
-        {str(name): float(value) for name, value in record.items()}
-        for record in sample.to_dict(orient="records")
-    ]
+    features: pd.DataFrame,
+    schema: FeatureSchema,
+    count: int,
+    shifts: dict[str, Shift],
+    seed: int,
+) -> list[dict[str, FeatureValue]]:
+    """Draw ``count`` records of the schema's features from ``features``; apply the shifts."""
+    present = [name for name in schema.names if name in features.columns]
+    sample = schema.normalise(
+        features[present].sample(n=count, replace=True, random_state=seed), "dataset"
+    ).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    for feature in schema.features:
+        shift = shifts.get(feature.name)
+        if isinstance(shift, float):
+            sample[feature.name] = sample[feature.name] + shift * float(feature.std or 0.0)
+        elif shift is not None:
+            value, share = shift
+            chosen = rng.random(count) < share
+            if feature.kind == "boolean":
+                flag = value.strip().lower() in {"true", "1", "yes"}
+                sample.loc[chosen, feature.name] = float(flag)
+            else:
+                sample.loc[chosen, feature.name] = value
+    return schema.records(sample, "dataset")
 
 
 def send(
-    client: httpx.Client, records: list[dict[str, float]], batch_size: int
+    client: httpx.Client, records: list[dict[str, FeatureValue]], batch_size: int
 ) -> Iterator[TrafficResult]:
     """POST the records (one per request, or in batches); yield the running result."""
     result = TrafficResult()

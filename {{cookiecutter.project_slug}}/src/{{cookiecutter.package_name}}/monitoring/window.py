@@ -8,13 +8,14 @@ from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.data import PREDICTION_COLUMN, read_table
+from {{ cookiecutter.package_name }}.data import read_table
 from {{ cookiecutter.package_name }}.errors import MonitoringError
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     create_db_engine,
     read_predictions,
 )
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
 
 class Window(BaseModel):

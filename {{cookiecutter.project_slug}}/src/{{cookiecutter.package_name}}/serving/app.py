@@ -11,17 +11,13 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from {{ cookiecutter.package_name }} import __version__
@@ -33,18 +29,13 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
+from {{ cookiecutter.package_name }}.serving.middleware import RequestObserver
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
+from {{ cookiecutter.package_name }}.serving.openapi import served_openapi
 from {{ cookiecutter.package_name }}.serving.routes import router
-from {{ cookiecutter.package_name }}.serving.state import (
-    ServiceState,
-    get_state,
-    reload_model,
-)
+from {{ cookiecutter.package_name }}.serving.state import ServiceState, reload_model
 
 logger = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ServiceMetrics()
     state = ServiceState(
         settings=settings,
-        holder=ModelHolder(ModelRegistry(settings.model_dir)),
+        holder=ModelHolder(ModelRegistry(settings.model_dir), settings.max_batch_size),
         metrics=metrics,
         prediction_log=PredictionLogger(
             create_db_engine(settings.database_url),
@@ -88,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = state
-    app.middleware("http")(_observe_request)
+    app.openapi = lambda: served_openapi(app, state)  # type: ignore[method-assign]
+    app.add_middleware(RequestObserver, metrics=metrics)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.include_router(router)
     return app
@@ -124,30 +116,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def _json_safe(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, bytes):  # a body that is not JSON (or not even text): echo its start
+        return value[:200].decode("utf-8", errors="replace")
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(item) for item in value]
     return value
-
-
-async def _observe_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Give every request an id (``X-Request-ID``, kept if valid) and record its metrics."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if REQUEST_ID_PATTERN.fullmatch(incoming) else uuid.uuid4().hex
-    request.state.request_id = request_id
-    started = time.perf_counter()
-    status_code = 500
-    try:
-        response = await call_next(request)
-        status_code = response.status_code
-    finally:
-        route = request.scope.get("route")
-        path = route.path if isinstance(route, APIRoute) else "unmatched"
-        metrics = get_state(request).metrics
-        metrics.requests.labels(request.method, path, str(status_code)).inc()
-        metrics.latency.labels(request.method, path).observe(time.perf_counter() - started)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response

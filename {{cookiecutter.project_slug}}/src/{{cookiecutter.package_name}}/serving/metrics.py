@@ -1,5 +1,7 @@
 """Prometheus metrics of the service, exposed at ``GET /metrics``."""
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram{{ ", Summary" if cookiecutter.task == "regression" else "" }}, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -39,6 +41,18 @@ class ServiceMetrics:
             registry=self.registry,
         )
 {%- endif %}
+        self.missing_values = Counter(
+            "feature_missing_values_total",
+            "Request values that were null or left out (imputed by the model), by feature.",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.unknown_categories = Counter(
+            "feature_unknown_categories_total",
+            "Request values of a category the model never saw in training, by feature.",
+            ["feature"],
+            registry=self.registry,
+        )
         self.model_info = Gauge(
             "model_info",
             "The model version being served (value 1).",
@@ -79,6 +93,13 @@ class ServiceMetrics:
 {%- else %}
         self.predictions.labels(model_version=model_version).observe(output)
 {%- endif %}
+
+    def count_inputs(self, missing: Mapping[str, int], unknown: Mapping[str, int]) -> None:
+        """Count the missing values and unknown categories of the records just scored."""
+        for feature, count in missing.items():
+            self.missing_values.labels(feature=feature).inc(count)
+        for feature, count in unknown.items():
+            self.unknown_categories.labels(feature=feature).inc(count)
 
     def render(self) -> bytes:
         """All metrics in the Prometheus text format."""

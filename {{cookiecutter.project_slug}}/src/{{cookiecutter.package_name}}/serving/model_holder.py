@@ -5,10 +5,25 @@ never affects a request in flight: it finishes on the model it started with.
 """
 
 import threading
+from dataclasses import dataclass
 
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.registry import NO_CHAMPION, ModelRegistry
+from {{ cookiecutter.package_name }}.serving.contract import RequestContract
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model and the request contract built from its feature schema."""
+
+    model: LoadedModel
+    contract: RequestContract
+
+    @property
+    def version(self) -> str:
+        """The registry version, e.g. ``v3``."""
+        return self.model.version
 
 
 class ModelNotReadyError(Exception):
@@ -18,15 +33,16 @@ class ModelNotReadyError(Exception):
 class ModelHolder:
     """The champion in memory, refreshed from the registry's pointer."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, max_batch_size: int) -> None:
         """Start empty; call :meth:`refresh` to load the champion."""
         self._registry = registry
-        self._model: LoadedModel | None = None
+        self._max_batch_size = max_batch_size
+        self._model: ServedModel | None = None
         self._not_ready_reason = "the model has not been loaded yet"
         self._lock = threading.Lock()
 
     @property
-    def current(self) -> LoadedModel:
+    def current(self) -> ServedModel:
         """The model to use for one request."""
         model = self._model
         if model is None:
@@ -52,5 +68,6 @@ class ModelHolder:
                 if self._model is None:
                     self._not_ready_reason = str(exc)
                 raise
-            self._model = loaded
+            contract = RequestContract(loaded.metadata.feature_schema, self._max_batch_size)
+            self._model = ServedModel(model=loaded, contract=contract)
             return True

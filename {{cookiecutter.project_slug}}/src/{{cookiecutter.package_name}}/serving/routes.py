@@ -1,44 +1,43 @@
 """The API endpoints."""
 
-import secrets
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
 
 from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata, Prediction
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import log_row
+from {{ cookiecutter.package_name }}.serving.contract import ParsedRecords
+from {{ cookiecutter.package_name }}.serving.deps import Served, State, require_admin
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelNotReadyError
 from {{ cookiecutter.package_name }}.serving.schemas import (
-    BatchPredictRequest,
     BatchPredictResponse,
     ErrorResponse,
     HealthResponse,
-    PredictRequest,
     PredictResponse,
     ReadyResponse,
-    Record,
     ReloadResponse,
+    ValidationErrorResponse,
 )
-from {{ cookiecutter.package_name }}.serving.state import (
-    ServiceState,
-    get_state,
-    reload_model,
-)
+from {{ cookiecutter.package_name }}.serving.state import ServiceState, reload_model
 
 router = APIRouter()
-State = Annotated[ServiceState, Depends(get_state)]
 
-# Error statuses besides 422, documented so that clients (and schema tests) know them.
+# Error statuses, documented so that clients (and schema tests) know them. FastAPI adds the
+# 422 by itself only where it parses the body; the predict routes validate it themselves.
 Responses = dict[int | str, dict[str, Any]]
 NOT_READY: Responses = {503: {"model": ErrorResponse, "description": "No model loaded yet"}}
-BAD_BODY: Responses = {400: {"model": ErrorResponse, "description": "The body is not JSON"}}
+BAD_BODY: Responses = {
+    400: {"model": ErrorResponse, "description": "The body is not JSON"},
+    422: {
+        "model": ValidationErrorResponse,
+        "description": "Invalid records: each error names its field",
+    },
+}
 ADMIN: Responses = {
     401: {"model": ErrorResponse, "description": "Missing or wrong admin token"},
     403: {"model": ErrorResponse, "description": "Admin endpoints are disabled"},
@@ -46,34 +45,20 @@ ADMIN: Responses = {
 }
 
 
-def current_model(state: State) -> LoadedModel:
-    """FastAPI dependency: the model for this request, or 503 with the reason."""
-    try:
-        return state.holder.current
-    except ModelNotReadyError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
+def request_body(schema_name: str) -> dict[str, Any]:
+    """The OpenAPI request body of a predict route: the served model's schema, by reference.
 
-
-Model = Annotated[LoadedModel, Depends(current_model)]
-bearer = HTTPBearer(auto_error=False)
-
-
-def require_admin(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    """FastAPI dependency: the caller must send ``Authorization: Bearer $APP_ADMIN_TOKEN``."""
-    token = state.settings.admin_token
-    if token is None or not token.get_secret_value():
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set APP_ADMIN_TOKEN"
-        )
-    given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing or wrong admin token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    The schemas themselves come from the model's contract (see ``openapi.py``), since the
+    handler reads the raw body and validates it against the model being served.
+    """
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
+            },
+        }
+    }
 
 
 @router.get("/health")
@@ -94,9 +79,9 @@ def ready(state: State, response: Response) -> ReadyResponse:
 
 
 @router.get("/model", responses=NOT_READY)
-def model_metadata(model: Model) -> ModelMetadata:
+async def model_metadata(served: Served) -> ModelMetadata:
     """Version, metrics, feature schema and training details of the served model."""
-    return model.metadata
+    return served.model.metadata
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -105,41 +90,31 @@ def metrics(state: State) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/predict", responses={**BAD_BODY, **NOT_READY})
-def predict(body: PredictRequest, request: Request, state: State, model: Model) -> PredictResponse:
-    """Score one record."""
-    check_features([(("body", "features"), body.features)], model)
-    [prediction] = _predict_and_log(state, request, model, [body.features])
+@router.post(
+    "/predict", responses={**BAD_BODY, **NOT_READY}, openapi_extra=request_body("PredictRequest")
+)
+async def predict(request: Request, state: State, served: Served) -> PredictResponse:
+    """Score one record. Send raw values; the model imputes, scales and encodes them."""
+    parsed = served.contract.parse_one(await request.body())
+    [prediction] = _predict_and_log(state, request, served.model, parsed)
     return PredictResponse(
         request_id=request.state.request_id,
-        model_version=model.version,
+        model_version=served.version,
         **prediction.model_dump(),
     )
 
 
-@router.post("/predict/batch", responses={**BAD_BODY, **NOT_READY})
-def predict_batch(
-    body: BatchPredictRequest, request: Request, state: State, model: Model
-) -> BatchPredictResponse:
+@router.post(
+    "/predict/batch",
+    responses={**BAD_BODY, **NOT_READY},
+    openapi_extra=request_body("BatchPredictRequest"),
+)
+async def predict_batch(request: Request, state: State, served: Served) -> BatchPredictResponse:
     """Score many records in one call (at most APP_MAX_BATCH_SIZE)."""
-    limit = state.settings.max_batch_size
-    if len(body.records) > limit:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": ("body", "records"),
-                    "msg": f"at most {limit} records per request, got {len(body.records)}",
-                    "input": None,
-                }
-            ]
-        )
-    check_features(
-        [(("body", "records", index), record) for index, record in enumerate(body.records)], model
-    )
-    predictions = _predict_and_log(state, request, model, body.records)
+    parsed = served.contract.parse_batch(await request.body())
+    predictions = await run_in_threadpool(_predict_and_log, state, request, served.model, parsed)
     return BatchPredictResponse(
-        request_id=request.state.request_id, model_version=model.version, predictions=predictions
+        request_id=request.state.request_id, model_version=served.version, predictions=predictions
     )
 
 
@@ -153,47 +128,21 @@ def reload(state: State) -> ReloadResponse:
     return ReloadResponse(model_version=state.holder.current.version, changed=changed)
 
 
-def check_features(
-    records: Sequence[tuple[tuple[str | int, ...], Record]], model: LoadedModel
-) -> None:
-    """Raise a 422 naming every missing or unknown feature of (location, record) pairs."""
-    expected = model.metadata.feature_schema.names
-    known = set(expected)
-    errors: list[dict[str, Any]] = []
-    for loc, record in records:
-        errors += [
-            {"type": "missing", "loc": (*loc, name), "msg": "Field required", "input": None}
-            for name in expected
-            if name not in record
-        ]
-        errors += [
-            {
-                "type": "extra_forbidden",
-                "loc": (*loc, name),
-                "msg": "Unknown feature: not in the model's feature schema (see GET /model)",
-                "input": record[name],
-            }
-            for name in record
-            if name not in known
-        ]
-    if errors:
-        raise RequestValidationError(errors)
-
-
 def _predict_and_log(
-    state: State, request: Request, model: LoadedModel, records: Sequence[Record]
+    state: ServiceState, request: Request, model: LoadedModel, parsed: ParsedRecords
 ) -> list[Prediction]:
     try:
-        predictions = model.predict(pd.DataFrame.from_records(records))
+        predictions = model.predict_matrix(parsed.matrix, source="request")
     except DataError as exc:  # e.g. values so large that the preprocessing overflows
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
         ) from None
     request_id: str = request.state.request_id
+    state.metrics.count_inputs(parsed.missing, parsed.unknown)
     for prediction in predictions:
         state.metrics.count_prediction(model.version, prediction.prediction)
     state.prediction_log.log(
         log_row(request_id, model.version, record, prediction.prediction)
-        for record, prediction in zip(records, predictions, strict=True)
+        for record, prediction in zip(parsed.logged, predictions, strict=True)
     )
     return predictions

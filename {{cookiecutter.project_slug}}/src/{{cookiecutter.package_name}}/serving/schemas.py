@@ -1,31 +1,14 @@
-"""Request and response bodies of the API.
+"""Response bodies of the API.
 
-Feature names depend on the model being served (a promotion may change them), so requests
-carry a ``features`` mapping; its keys are checked against the model's schema per request.
+Request bodies depend on the model being served (a promotion may change its features), so
+they are built from its feature schema: see :mod:`{{ cookiecutter.package_name }}.serving.contract`.
 """
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.model import Prediction
-
-FeatureValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-"""A finite number: strings, booleans, null, NaN and ±Infinity are refused with 422."""
-
-Record = dict[str, FeatureValue]
-
-
-class PredictRequest(BaseModel):
-    """One record to score."""
-
-    features: Record = Field(examples=[{"feature_1": 1.0, "feature_2": 0.5}])
-
-
-class BatchPredictRequest(BaseModel):
-    """Several records to score in one call."""
-
-    records: list[Record] = Field(min_length=1)
 
 
 class PredictResponse(Prediction):
@@ -47,6 +30,20 @@ class ErrorResponse(BaseModel):
     """An error, with its reason."""
 
     detail: str
+
+
+class ValidationError(BaseModel):
+    """One invalid field: where it is (``["body", "features", "plan"]``) and what is wrong."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """A 422: every invalid field of the request."""
+
+    detail: list[ValidationError]
 
 
 class HealthResponse(BaseModel):

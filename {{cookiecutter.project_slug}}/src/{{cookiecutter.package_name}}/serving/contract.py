@@ -1,0 +1,166 @@
+"""The request contract of one served model: its bodies, their OpenAPI schema, its rows.
+
+Built from the model's feature schema when the model loads, so ``/predict`` takes exactly
+the features the champion was trained on (real names, kinds, allowed categories, which
+may be null) and ``/openapi.json`` says so. A promotion that changes the schema changes
+the contract with the model, in one swap.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Annotated, Any
+
+import numpy as np
+import numpy.typing as npt
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
+
+from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureSpec, FeatureValue
+
+MAX_CATEGORY_LENGTH = 200
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A finite number: strings, booleans, NaN and ±Infinity are refused with 422."""
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """Validated records: the model's input array, and each record as the log stores it."""
+
+    matrix: npt.NDArray[Any]
+    logged: list[dict[str, FeatureValue]]
+    missing: Counter[str]  # nulls and absent values, by feature
+    unknown: Counter[str]  # categories never seen in training, by feature
+
+
+class RequestContract:
+    """What ``/predict`` and ``/predict/batch`` accept for one model."""
+
+    def __init__(self, schema: FeatureSchema, max_batch_size: int) -> None:
+        """Build the request models of ``schema``; batches hold at most ``max_batch_size``."""
+        self.schema = schema
+        self.max_batch_size = max_batch_size
+        self._names = schema.names
+        self._categories = {
+            position: set(schema.features[position].categories)
+            for position in schema.positions("categorical")
+        }
+        examples: list[Any] = [schema.example]
+        features = create_model(  # type: ignore[call-overload]
+            "Features",
+            __config__=ConfigDict(
+                extra="forbid", frozen=True, json_schema_extra={"examples": examples}
+            ),
+            **{f"f{i}": _field(spec) for i, spec in enumerate(schema.features)},
+        )
+        self._values = attrgetter(*(f"f{i}" for i in range(len(schema.features))))
+        single = create_model(
+            "PredictRequest",
+            __config__=ConfigDict(extra="forbid"),
+            features=(features, ...),
+        )
+        batch = create_model(
+            "BatchPredictRequest",
+            __config__=ConfigDict(extra="forbid"),
+            records=(list[features], Field(min_length=1, max_length=max_batch_size)),
+        )
+        self._single: TypeAdapter[Any] = TypeAdapter(single)
+        self._batch: TypeAdapter[Any] = TypeAdapter(batch)
+
+    def parse_one(self, body: bytes) -> ParsedRecords:
+        """Validate a ``/predict`` body; a 422 names every bad field."""
+        request = self._validate(self._single, body)
+        return self._rows([request.features])
+
+    def parse_batch(self, body: bytes) -> ParsedRecords:
+        """Validate a ``/predict/batch`` body; a 422 names every bad record and field."""
+        request = self._validate(self._batch, body)
+        return self._rows(request.records)
+
+    def openapi_schemas(self) -> dict[str, Any]:
+        """JSON schemas of the request bodies, for ``components.schemas`` of the OpenAPI."""
+        schemas: dict[str, Any] = {}
+        for adapter in (self._single, self._batch):
+            schema = adapter.json_schema(ref_template=REF_TEMPLATE)
+            schemas.update(schema.pop("$defs", {}))
+            schemas[schema["title"]] = schema
+        schemas["PredictRequest"]["examples"] = [{"features": self.schema.example}]
+        schemas["BatchPredictRequest"]["examples"] = [{"records": [self.schema.example]}]
+        return schemas
+
+    def _validate(self, adapter: TypeAdapter[Any], body: bytes) -> Any:
+        try:
+            return adapter.validate_json(body)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            for error in errors:
+                error["loc"] = ("body", *error["loc"])
+                if error["type"] == "too_long" and error["loc"] == ("body", "records"):
+                    error["msg"] = f"at most {self.max_batch_size} records per request"
+            raise RequestValidationError(errors) from None
+
+    def _rows(self, records: Sequence[BaseModel]) -> ParsedRecords:
+        matrix = np.empty((len(records), len(self._names)), dtype=object)
+        logged: list[dict[str, FeatureValue]] = []
+        missing: Counter[str] = Counter()
+        unknown: Counter[str] = Counter()
+        for row, record in enumerate(records):
+            values = self._values(record)
+            values = values if isinstance(values, tuple) else (values,)
+            logged.append(dict(zip(self._names, values, strict=True)))
+            for position, value in enumerate(values):
+                if value is None:
+                    missing[self._names[position]] += 1
+                    matrix[row, position] = math.nan
+                elif position in self._categories:
+                    if value not in self._categories[position]:
+                        unknown[self._names[position]] += 1
+                    matrix[row, position] = value
+                else:
+                    matrix[row, position] = float(value)
+        return ParsedRecords(matrix=matrix, logged=logged, missing=missing, unknown=unknown)
+
+
+def _field(spec: FeatureSpec) -> tuple[Any, Any]:
+    """The pydantic field of one feature: its type, its real name, and whether it is optional."""
+    annotation: Any
+    if spec.kind == "numeric":
+        annotation = Number
+        description = f"A number (in training: {spec.min:g} to {spec.max:g})."
+    elif spec.kind == "boolean":
+        annotation = StrictBool
+        description = "true or false."
+    else:
+        annotation = Annotated[
+            str,
+            StringConstraints(strict=True, max_length=MAX_CATEGORY_LENGTH),
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "string", "enum": spec.categories, "title": "Seen in training"},
+                        {"type": "string", "maxLength": MAX_CATEGORY_LENGTH, "title": "Unknown"},
+                    ]
+                }
+            ),
+        ]
+        description = (
+            "One of the categories seen in training. Any other text is still scored, as an "
+            "unknown category (it adds nothing to the score), and counted in /metrics."
+        )
+    if spec.nullable:
+        description += " May be null or left out: the model imputes it."
+        return annotation | None, Field(default=None, alias=spec.name, description=description)
+    return annotation, Field(alias=spec.name, description=description)

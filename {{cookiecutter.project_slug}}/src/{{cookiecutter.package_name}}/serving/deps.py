@@ -1,0 +1,52 @@
+"""FastAPI dependencies, named once: the service state, the served model, the admin check.
+
+They are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
+a hop that costs more than these functions do.
+"""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from {{ cookiecutter.package_name }}.serving.model_holder import ModelNotReadyError, ServedModel
+from {{ cookiecutter.package_name }}.serving.state import ServiceState, get_state
+
+
+async def service_state(request: Request) -> ServiceState:
+    """The state of the app serving ``request``."""
+    return get_state(request)
+
+
+State = Annotated[ServiceState, Depends(service_state)]
+
+
+async def served_model(state: State) -> ServedModel:
+    """The model for this request, or 503 with the reason."""
+    try:
+        return state.holder.current
+    except ModelNotReadyError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
+
+
+Served = Annotated[ServedModel, Depends(served_model)]
+bearer = HTTPBearer(auto_error=False)
+
+
+async def require_admin(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """The caller must send ``Authorization: Bearer $APP_ADMIN_TOKEN``."""
+    token = state.settings.admin_token
+    if token is None or not token.get_secret_value():
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set APP_ADMIN_TOKEN"
+        )
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong admin token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
