@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import copy_project, fresh_database, run
+from .conftest import UNIT_TESTS_ONLY, copy_project, fresh_database, run
 
 BREAKS = [
     ("lint", "[lint] Lint"),
@@ -35,7 +35,8 @@ def test_ci_replay_is_green_on_a_fresh_project(
 ) -> None:
     project = copy_project(default_project, tmp_path)
     database = fresh_database(postgres_url, "ci_replay")
-    result = run(["make", "ci"], cwd=project, env={"TEST_POSTGRES_URL": database})
+    env = {"TEST_POSTGRES_URL": database, **UNIT_TESTS_ONLY}  # e2e: test_generated_project.py
+    result = run(["make", "ci"], cwd=project, env=env)
     assert "CI replay passed" in result.stdout
     for step in REPLAYED_STEPS:
         assert f"PASS {step}" in result.stdout

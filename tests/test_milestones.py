@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import copy_project, fresh_database, run
+from .conftest import UNIT_TESTS_ONLY, copy_project, fresh_database, run
 
 GIT = ["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com"]
 
@@ -32,7 +32,8 @@ Run = Callable[[Path], tuple[dict[int, str], str]]
 def milestones(postgres_url: str, request: pytest.FixtureRequest) -> Run:
     """Run all five milestones of a project; return {number: PASS|FAIL} and the output.
 
-    The project's tests get a PostgreSQL database of their own (tests run in parallel).
+    The project's tests get a PostgreSQL database of their own (tests run in parallel), and
+    leave out their end-to-end tests (test_generated_project.py runs them).
     """
     database = fresh_database(postgres_url, "milestones_" + request.node.name[5:45])
 
@@ -40,7 +41,7 @@ def milestones(postgres_url: str, request: pytest.FixtureRequest) -> Run:
         result = run(
             ["uv", "run", "python", "scripts/milestones.py"],
             cwd=project,
-            env={"TEST_POSTGRES_URL": database},
+            env={"TEST_POSTGRES_URL": database, **UNIT_TESTS_ONLY},
             check=False,
         )
         pattern = re.compile(r"^Milestone (\d): (PASS|FAIL)$", re.MULTILINE)

@@ -42,7 +42,12 @@ from {{ cookiecutter.package_name }}.monitoring.traffic import (
 )
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
-from {{ cookiecutter.package_name }}.train import Split, feature_schema, fit_model, split_dataset
+from {{ cookiecutter.package_name }}.train import (
+    Split,
+    feature_schema,
+    fit_model,
+    split_dataset,
+)
 
 app = typer.Typer(
     help="Train, serve and monitor the {{ cookiecutter.project_slug }} model.",
@@ -248,8 +253,8 @@ def promote(
         bool,
         typer.Option(
             "--allow-schema-change",
-            help="Promote even if clients must change their requests (features added, "
-            "removed, or of another kind).",
+            help="Promote even if clients must change their requests (a new required "
+            "feature, a removed one, another kind, or no more nulls).",
         ),
     ] = False,
 ) -> None:

@@ -2,7 +2,7 @@
 
 Every check fails with a :class:`DataError` that names the file, the column and the fix,
 so a bad file stops the pipeline before anything is trained or written. Which columns
-become features, and of which kind, is decided by :mod:`{{ cookiecutter.package_name }}.schema`.
+become features, and of which kind, is decided by the ``schema`` module.
 """
 
 import csv

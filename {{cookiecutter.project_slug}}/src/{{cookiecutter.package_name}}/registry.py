@@ -170,8 +170,8 @@ class ModelRegistry:
     def promote(self, version: str, reason: str, *, allow_schema_change: bool = False) -> None:
         """Make ``version`` the champion, after proving that it loads.
 
-        A version whose request schema (feature names, kinds, nullability) differs from the
-        champion's would break clients, so it is refused unless ``allow_schema_change``.
+        A version that would break the champion's clients (see :func:`schema_change`) is
+        refused unless ``allow_schema_change``.
         """
         candidate = self.load(version)
         with self._locked():

@@ -19,7 +19,11 @@ from {{ cookiecutter.package_name }}.data import Dataset
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
 from {{ cookiecutter.package_name }}.features import build_pipeline
 from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema, infer_schema
+from {{ cookiecutter.package_name }}.schema import (
+    PREDICTION_COLUMN,
+    FeatureSchema,
+    infer_schema,
+)
 
 TASK = "{{ cookiecutter.task }}"
 

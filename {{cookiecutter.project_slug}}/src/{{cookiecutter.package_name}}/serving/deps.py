@@ -10,7 +10,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from {{ cookiecutter.package_name }}.serving.model_holder import ModelNotReadyError, ServedModel
+from {{ cookiecutter.package_name }}.serving.model_holder import (
+    ModelNotReadyError,
+    ServedModel,
+)
 from {{ cookiecutter.package_name }}.serving.state import ServiceState, get_state
 
 

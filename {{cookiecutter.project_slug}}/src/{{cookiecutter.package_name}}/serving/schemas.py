@@ -1,7 +1,7 @@
 """Response bodies of the API.
 
 Request bodies depend on the model being served (a promotion may change its features), so
-they are built from its feature schema: see :mod:`{{ cookiecutter.package_name }}.serving.contract`.
+they are built from its feature schema: see the ``serving.contract`` module.
 """
 
 from typing import Literal
