@@ -219,7 +219,7 @@ def _infer_text_kind(
             f"categories with {force_kind_hint(name, 'categorical')}"
         )
     if pd.to_datetime(text, errors="coerce", format="ISO8601").notna().all():
-        return "ISO dates: derive features from them on purpose (features.py), then exclude it"
+        return "ISO dates: derive features from them on purpose, in features.py"
     if unique_in_every_row:
         return "unique text in every row: an ID, not a feature"
     distinct = text.nunique()
