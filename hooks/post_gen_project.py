@@ -52,7 +52,7 @@ Created {project}
 Next steps:
   cd {SLUG}
   git init -b main && git add -A          # start your repository
-  make install                            # create .venv and uv.lock (commit uv.lock)
+  make install                            # create .venv from uv.lock
   make demo                               # train, evaluate, predict, serve, monitor
 
 Read README.md for the five milestones and docs/ for the architecture and runbook.

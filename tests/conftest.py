@@ -135,9 +135,9 @@ def python_for(version: str) -> str:
 
 
 def install(project: Path, python_version: str) -> Path:
-    """``uv sync --all-extras`` the project with the right interpreter; return the project."""
+    """Install the project from its generated uv.lock (``uv sync --locked``); return it."""
     run(
-        ["uv", "sync", "--all-extras", "--python", python_for(python_version)],
+        ["uv", "sync", "--locked", "--all-extras", "--python", python_for(python_version)],
         cwd=project,
         timeout=1200,
     )

@@ -182,10 +182,31 @@ def docker_engine() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
+# What `docker build` (BuildKit, for the Dockerfile's cache mounts) and `docker compose` need.
+DOCKER_PLUGINS = {"buildx": "docker-buildx-plugin", "compose": "docker-compose-plugin"}
+
+
+def docker_plugins() -> None:
+    """Fail naming the packages to install when the buildx or compose plugin is missing."""
+
+    def absent(plugin: str) -> bool:
+        command = ["docker", plugin, "version"]
+        return subprocess.run(command, capture_output=True, check=False).returncode != 0
+
+    missing = [package for plugin, package in DOCKER_PLUGINS.items() if absent(plugin)]
+    if missing:
+        raise CheckFailedError(
+            f"install {' and '.join(missing)} (Docker's apt/dnf packages; Docker Desktop has "
+            "them): the Dockerfile needs BuildKit, `make up` needs compose"
+        )
+
+
 def milestone_2() -> list[Check]:
     """The server starts and answers /ready and /predict: in Docker, or with the same command."""
     if docker_engine():
         return [
+            ("Docker has the buildx (BuildKit) and compose plugins", docker_plugins),
+            ("compose.yaml is valid", succeeds("docker", "compose", "config", "--quiet")),
             ("build the API image", succeeds("make", "docker-build-api")),
             ("the image answers /ready and /predict", succeeds("make", "smoke-test")),
         ]

@@ -8,10 +8,11 @@ port="${SMOKE_PORT:-8000}"
 name="smoke-test-$$"
 
 cleanup() {
-  docker rm -f "${name}" >/dev/null 2>&1 || true
+  docker rm -f -v "${name}" >/dev/null 2>&1 || true
   docker volume rm "${name}-models" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+health() { docker inspect --format '{{ "{{" }}.State.Health.Status{{ "}}" }}' "${name}"; }
 
 docker volume create "${name}-models" >/dev/null
 {%- if cookiecutter.dataset == "csv" %}
@@ -22,10 +23,17 @@ docker run --rm -v "${name}-models:/app/models" \
 docker run --rm -v "${name}-models:/app/models" "${image}" train
 {%- endif %}
 docker run -d --name "${name}" -p "127.0.0.1:${port}:8000" -v "${name}-models:/app/models:ro" "${image}"
-for _ in $(seq 60); do
-  if curl -fsS "http://127.0.0.1:${port}/ready"; then break; fi
+# The image's own HEALTHCHECK (GET /ready inside the container) must pass, not just the port.
+for _ in $(seq 90); do
+  if [ "$(health)" != starting ]; then break; fi
   sleep 1
 done
+if [ "$(health)" != healthy ]; then
+  echo "error: ${image}: the container is $(health), not healthy; its log:" >&2
+  docker logs --tail 30 "${name}" >&2
+  exit 1
+fi
+curl -fsS "http://127.0.0.1:${port}/ready"
 echo
 # The served model's own example record (a real row of its training data), from GET /model.
 example="$(curl -fsS "http://127.0.0.1:${port}/model" | python3 -c \
@@ -33,5 +41,4 @@ example="$(curl -fsS "http://127.0.0.1:${port}/model" | python3 -c \
 curl -fsS -X POST "http://127.0.0.1:${port}/predict" -H 'Content-Type: application/json' \
   -d "${example}"
 echo
-test "$(docker inspect --format '{{ "{{" }}.State.Health.Status{{ "}}" }}' "${name}")" != unhealthy
 test "$(docker exec "${name}" id -u)" != 0

@@ -1,6 +1,8 @@
 """The command line, as a learner and cron use it: output, exit codes, one-line errors."""
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -8,13 +10,21 @@ import pytest
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import __version__, audit
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli import HEARTBEAT, app
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
-from .helpers import Record, mixed_table_settings, refreshed_data, settings_env, traffic
+from .helpers import (
+    CLI,
+    Record,
+    mixed_table_settings,
+    refreshed_data,
+    settings_env,
+    traffic,
+    wait_until,
+)
 
 runner = CliRunner()
 
@@ -304,3 +314,25 @@ def test_monitor_reads_the_prediction_log(cli: CliRunner, registry: ModelRegistr
     result = cli.invoke(app, ["monitor", "--hours", "1"])
     assert result.exit_code == 4
     assert "not enough data: 0 rows" in result.stdout
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("registry")
+def test_monitor_every_beats_after_each_check_and_stops_on_sigterm(
+    env: dict[str, str], settings: Settings
+) -> None:
+    """What compose relies on: a heartbeat file for the health check, a prompt SIGTERM exit."""
+    heartbeat = settings.reports_dir / HEARTBEAT
+    monitor = subprocess.Popen(
+        [CLI, "monitor", "--every", "3600"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(heartbeat.exists, "the monitor's first heartbeat")
+        monitor.send_signal(signal.SIGTERM)
+        assert monitor.wait(timeout=10) == 0
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
+    assert monitor.stderr is not None
+    assert "monitor: stopped by SIGTERM" in monitor.stderr.read()

@@ -5,11 +5,13 @@ Results go to standard output; progress and errors go to standard error. Expecte
 (bad data, missing model, bad setting) print one line and exit 1.
 """
 
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import httpx
@@ -60,6 +62,8 @@ app.add_typer(models_app, name="models")
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Touched by `monitor --every` after each check: compose's health check for the monitor.
+HEARTBEAT = "monitor.heartbeat"
 
 
 @contextmanager
@@ -69,6 +73,11 @@ def reported_errors() -> Iterator[None]:
         yield
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # a file the settings name: missing, not writable, read-only
+        if exc.filename is None:
+            raise
+        typer.secho(f"error: {exc.filename}: {exc.strerror}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
 
@@ -302,18 +311,35 @@ def monitor(
         bool, typer.Option("--retrain", help="On drift, retrain and gate a challenger.")
     ] = False,
     every: Annotated[
-        float | None, typer.Option(help="Repeat every N seconds (never exits).")
+        float | None,
+        typer.Option(
+            help=f"Repeat every N seconds until SIGTERM, touching REPORTS_DIR/{HEARTBEAT} "
+            "after each check (the container's health check reads its age)."
+        ),
     ] = None,
 ) -> None:
     """Compare recent traffic with the training reference; write HTML and JSON reports.
 
     Exit status: 0 no drift, 3 drift, 4 not enough data, 1 error.
     """
+    if every is None:
+        raise typer.Exit(
+            _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
+        )
+    with reported_errors():
+        heartbeat = load_settings().reports_dir / HEARTBEAT
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     while True:
-        status = _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
-        if every is None:
-            raise typer.Exit(status)
+        _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        heartbeat.touch()
         time.sleep(every)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Stop the monitor loop on SIGTERM: as a container's PID 1, Python would ignore it."""
+    stderr.print("monitor: stopped by SIGTERM")
+    raise typer.Exit(0)
 
 
 @app.command("simulate-traffic")
