@@ -243,3 +243,33 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: flo
             pass
         time.sleep(0.2)
     pytest.fail(f"{base_url} did not become ready within {timeout:.0f}s")
+
+
+def engine_problem() -> str | None:
+    """Why Docker can't run the builds here, or None when the engine and plugins answer."""
+    for command in (
+        ["docker", "info"],
+        ["docker", "compose", "version"],
+        ["docker", "buildx", "version"],
+    ):
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"`{' '.join(command)}` failed: {error}"
+        if result.returncode != 0:
+            return (
+                f"`{' '.join(command)}` exited {result.returncode}: {result.stderr.strip()[:200]}"
+            )
+    return None
+
+
+def summary_table(stdout: str) -> list[list[str]]:
+    """Rows of the Markdown table, each as its cells (figure first), header left out."""
+    rows = []
+    for line in stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    assert rows[0] == ["figure", "this project", "baseline", "baseline's value", "ratio"]
+    return rows[1:]

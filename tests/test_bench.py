@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run
+from .conftest import run, summary_table
 
 # Every figure of the summary table, and how many baselines it is printed next to (a row each).
 FIGURES = {
@@ -27,16 +27,6 @@ FIGURES = {
     "API image virtualenv (MB)": 1,
     "wheel of the project (kB)": 0,
 }
-
-
-def summary_table(stdout: str) -> list[list[str]]:
-    """Rows of the Markdown table, each as its cells (figure first), header left out."""
-    rows = []
-    for line in stdout.splitlines():
-        if line.startswith("| ") and not line.startswith("| ---"):
-            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-    assert rows[0] == ["figure", "this project", "baseline", "baseline's value", "ratio"]
-    return rows[1:]
 
 
 def files_of(project: Path) -> set[str]:

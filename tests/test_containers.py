@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port, render, run
+from .conftest import engine_problem, free_port, render, run, summary_table
 
 PROJECTS = {
     "bundled-dataset": {"project_slug": "container-churn"},
@@ -31,26 +31,6 @@ PROJECTS = {
         "csv_target_column": "disease progression",
     },
 }
-
-
-def engine_problem() -> str | None:
-    """Why Docker can't run the builds here, or None when the engine and plugins answer."""
-    for command in (
-        ["docker", "info"],
-        ["docker", "compose", "version"],
-        ["docker", "buildx", "version"],
-    ):
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=30, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"`{' '.join(command)}` failed: {error}"
-        if result.returncode != 0:
-            return (
-                f"`{' '.join(command)}` exited {result.returncode}: {result.stderr.strip()[:200]}"
-            )
-    return None
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -95,6 +75,14 @@ def test_milestone_2_builds_and_smoke_tests_the_image_and_the_api_image_is_lean(
     assert "the monitor needs the monitoring extra" in monitor.stderr
     user = docker("run", "--rm", "--entrypoint", "id", api_image, "-u", cwd=project)
     assert user.stdout.strip() == "10001"
+
+    bench = ["uv", "run", "--all-extras", "python", "scripts/bench.py", "--images-only"]
+    sizes = {row[0]: row for row in summary_table(run(bench, cwd=project).stdout)}
+    _, api, monitor_name, monitor, ratio = sizes["API image above its base (MB)"]
+    assert monitor_name == "monitor image above its base"
+    assert 0 < float(api) < float(monitor)
+    assert float(ratio.rstrip("x")) == pytest.approx(float(api) / float(monitor), abs=0.01)
+    assert float(sizes["base image python:3.11-slim (MB)"][1]) > 0
 
 
 @dataclass
@@ -176,6 +164,12 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
     promoted = compose("exec", "-T", "monitor", compose.project.name, "train", "--promote")
     assert "v2 is the champion" in promoted.stdout
     wait_for(lambda: api.get("/ready").json()["model_version"] == "v2", "the api to serve v2")
+    # The drift job (Evidently) runs in the monitor image, on the examples train just wrote.
+    check_examples = [compose.project.name, "monitor", "--input", "examples/records.csv"]
+    few_rows = ["-e", "APP_DRIFT_MIN_ROWS=5"]
+    drift = compose("exec", "-T", *few_rows, "monitor", *check_examples, check=False)
+    assert drift.returncode in {0, 3}, drift.stderr
+    assert "report:" in drift.stdout
 
     volumes = compose.volumes()  # named and anonymous, of every container of the project
     assert volumes

@@ -18,7 +18,8 @@ httpx in its own process) shares the CPU cores with the server: compare the figu
 each other, do not read them as the capacity of a production machine.
 
     uv run python scripts/bench.py           # make bench: a few minutes
-    uv run python scripts/bench.py --quick   # smoke run: short and small
+    uv run python scripts/bench.py --quick   # smoke run: short and small, no images
+    uv run python scripts/bench.py --images-only   # only figure 5
 """
 # ruff: noqa: PLC0415 - imports inside functions on purpose: each measured process
 # (server, load generator, drift job) loads only the libraries it needs.
@@ -586,6 +587,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short and small: a smoke run")
     parser.add_argument(
+        "--images-only", action="store_true", help="only build the two images and size them"
+    )
+    parser.add_argument(
         "--client",
         choices=["auto", "wrk", "httpx"],
         default="auto",
@@ -596,6 +600,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.bare_server:
         serve_bare(args.bare_server, args.model_dir)
+        return
+    if args.images_only:
+        image_notes: list[str] = []
+        print_table(bench_images(image_notes), image_notes)
         return
     plan = QUICK if args.quick else FULL
     client = args.client
@@ -613,8 +621,10 @@ def main() -> None:
             *bench_api(plan, client, notes),
             *bench_drift(plan),
             *bench_venv(),
-            *bench_images(notes),
+            *([] if args.quick else bench_images(notes)),
         ]
+    if args.quick:
+        notes.append("images: not built in a --quick run (--images-only builds and sizes them)")
     print_table(
         figures,
         [

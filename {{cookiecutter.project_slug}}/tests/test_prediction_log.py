@@ -1,6 +1,7 @@
 """The prediction log: batched background writes, no loss on shutdown, outages survive."""
 
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
+    ensure_table,
     log_row,
     metadata,
     predictions,
@@ -38,7 +40,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Engine:
 
 
 def count_rows(engine: Engine) -> int:
-    metadata.create_all(engine)
+    ensure_table(engine)
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(predictions)).scalar_one())
 
@@ -127,3 +129,24 @@ def test_predictions_succeed_while_the_database_is_down(
             lambda: "prediction_log_errors_total 1.0" in client.get("/metrics").text,
             "the write error to be counted",
         )
+
+
+def test_concurrent_creators_of_the_table_all_succeed(engine: Engine) -> None:
+    """Replicas and the drift job racing to create the table: the losers' CREATE TABLE fails."""
+    start = threading.Barrier(6)
+    errors: list[Exception] = []
+
+    def create() -> None:
+        start.wait()
+        try:
+            ensure_table(engine)
+        except Exception as exc:  # the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert count_rows(engine) == 0

@@ -29,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import make_url
@@ -70,6 +71,19 @@ def create_db_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def ensure_table(engine: Engine) -> None:
+    """Create the predictions table unless it exists.
+
+    Another process (an API replica, the drift job) may create it between SQLAlchemy's check
+    and its CREATE TABLE: that failure is fine when the table is there afterwards.
+    """
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError:
+        if not inspect(engine).has_table(predictions.name):
+            raise
 
 
 def log_row(
@@ -160,7 +174,7 @@ class PredictionLogger:
             return
         try:
             if not self._table_ready:
-                metadata.create_all(self._engine)
+                ensure_table(self._engine)
                 self._table_ready = True
             with self._engine.begin() as connection:
                 connection.execute(insert(predictions), batch)
@@ -171,7 +185,7 @@ class PredictionLogger:
 
 def read_predictions(engine: Engine, since: datetime, limit: int) -> pd.DataFrame:
     """The newest ``limit`` rows logged since ``since``, oldest first, a column per feature."""
-    metadata.create_all(engine)
+    ensure_table(engine)
     query = (
         select(predictions)
         .where(predictions.c.created_at >= since)
