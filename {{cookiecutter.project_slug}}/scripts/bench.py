@@ -508,10 +508,11 @@ def bench_images(notes: list[str]) -> list[Figure]:
     for target, tag in tags.items():
         progress(f"make {target} {tag}")
         subprocess.run(["make", "--silent", target, tag], cwd=ROOT, check=True, capture_output=True)
-    api, monitor = (image_size_mb(tag.split("=")[1]) - image_size_mb(base) for tag in tags.values())
+    base_mb = image_size_mb(base)
+    api, monitor = (image_size_mb(tag.split("=")[1]) - base_mb for tag in tags.values())
     return [
         Figure("API image above its base (MB)", api, "monitor image above its base", monitor),
-        Figure(f"base image {base} (MB)", image_size_mb(base)),
+        Figure(f"base image {base} (MB)", base_mb),
     ]
 
 
