@@ -2,8 +2,9 @@
 
 Each project is generated fresh and used as generated: its `make` targets build both images
 from its uv.lock and run its smoke test; then `docker compose up --build --wait` must reach
-healthy, predict, log the prediction in PostgreSQL, switch models on a promotion made in the
-monitor container, and `down -v` must leave no volume behind.
+healthy (the MLflow tracking server too, answering on its published port), predict, log the
+prediction in PostgreSQL, switch models on a promotion made in the monitor container, and
+`down -v` must leave no volume behind (MLflow's artifact volume included).
 
 Needs an engine with the compose and buildx plugins (`.ci/container-engine` starts one here).
 Images are built for Python 3.11 only: the only base image this machine kind can stand in for.
@@ -92,9 +93,10 @@ class Compose:
     project: Path
     name: str
     port: int
+    mlflow_port: int
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {"APP_PORT": str(self.port)}
+        env = {"APP_PORT": str(self.port), "MLFLOW_PORT": str(self.mlflow_port)}
         return run(
             ["docker", "compose", "-p", self.name, *args],
             cwd=self.project,
@@ -118,7 +120,7 @@ class Compose:
 @pytest.fixture
 def compose(project: Path) -> Iterator[Compose]:
     """The whole system, up and healthy; always taken down with its volumes."""
-    system = Compose(project, f"{project.name}-{os.getpid()}", free_port())
+    system = Compose(project, f"{project.name}-{os.getpid()}", free_port(), free_port())
     try:
         system("up", "--build", "--wait", "--wait-timeout", "300")
         yield system
@@ -139,7 +141,18 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
         service["Service"]: service.get("Health", "")
         for service in map(json.loads, compose("ps", "--format", "json").stdout.splitlines())
     }
-    assert health == {"postgres": "healthy", "api": "healthy", "monitor": "healthy"}, health
+    assert health == {
+        "postgres": "healthy",
+        "mlflow": "healthy",
+        "api": "healthy",
+        "monitor": "healthy",
+    }, health
+    # The tracking server, published on the host. /health skips MLflow's host-header check;
+    # its API does not, and must let 127.0.0.1:<port> through (as it does mlflow:5000).
+    mlflow = httpx.Client(base_url=f"http://127.0.0.1:{compose.mlflow_port}", timeout=10)
+    assert mlflow.get("/health").status_code == 200
+    experiments = mlflow.get("/api/2.0/mlflow/experiments/search", params={"max_results": 1})
+    assert experiments.status_code == 200, experiments.text
 
     api = httpx.Client(base_url=f"http://127.0.0.1:{compose.port}", timeout=10)
     assert api.get("/ready").json()["model_version"] == "v1"
@@ -172,7 +185,7 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
     assert "report:" in drift.stdout
 
     volumes = compose.volumes()  # named and anonymous, of every container of the project
-    assert volumes
+    assert f"{compose.name}_mlartifacts" in volumes, volumes  # MLflow's artifact store
     began = time.monotonic()
     compose("down", "-v")
     print(f"docker compose down -v: {time.monotonic() - began:.1f} s")  # issue goal: under 3 s

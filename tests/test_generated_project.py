@@ -71,14 +71,14 @@ def test_make_check_train_evaluate_predict(
 
     train = run(["make", "train"], cwd=project)
     assert "v1 is the champion" in train.stdout
-    version_dir = project / "models" / "v1"
-    assert {p.name for p in version_dir.iterdir()} == {
-        "model.joblib",
-        "metadata.json",
-        "reference.csv",
+    # The embedded MLflow store: the run's model folder in the artifacts beside mlflow.db.
+    assert (project / "models" / "mlflow.db").is_file()
+    [version_dir] = (project / "models" / "artifacts").glob("*/*/artifacts/model")
+    assert {"MLmodel", "model.pkl", "metadata.json", "reference.csv"} <= {
+        p.name for p in version_dir.iterdir()
     }
     metadata = json.loads((version_dir / "metadata.json").read_text())
-    assert metadata["version"] == "v1" and len(metadata["sha256"]) == 64
+    assert len(metadata["sha256"]) == 64 and len(metadata["run_id"]) == 32
     assert metadata["task"] == answers.get("task", "classification")
 
     evaluate = run(["make", "evaluate"], cwd=project)

@@ -34,7 +34,8 @@ KUSTOMIZATION = "kustomization.yaml"
 NOT_DEPLOYED = {"secret.example.yaml", "data-loader.yaml"}  # applied by hand, see k8s/README.md
 WORKLOADS = {"Pod", "Deployment", "Job", "CronJob"}
 APP_UID = 10001
-WRITABLE_PATHS = {"/app/models", "/app/data", "/app/reports", "/tmp"}  # noqa: S108
+WRITABLE_PATHS = {"/app/models", "/app/data", "/app/reports", "/mlartifacts", "/tmp"}  # noqa: S108
+MLFLOW_SECRETS = {"MLFLOW_BACKEND_STORE_URI"}  # the tracking server's, not an APP_* setting
 Manifest = dict[str, Any]
 
 
@@ -225,12 +226,17 @@ def test_manifests_match_the_project(projects: dict[str, Path], answers: dict[st
     unknown = env_file_variables(project / "k8s" / env_file) - settings
     assert not unknown, f"not settings in {env_file}: {unknown}"
     [secret] = by_kind(manifests, "Secret")
-    assert not set(secret["stringData"]) - settings, secret["stringData"]
+    assert not set(secret["stringData"]) - settings - MLFLOW_SECRETS, secret["stringData"]
 
-    # Images: the API image serves; the monitor image trains and runs the drift job.
-    images = {name: f"ghcr.io/{owner}/{name}" for name in (slug, f"{slug}-monitor")}
+    # Images: the API image serves; the monitor image trains and runs the drift job; the
+    # mlflow image runs the tracking server.
+    names = (slug, f"{slug}-monitor", f"{slug}-mlflow")
+    images = {name: f"ghcr.io/{owner}/{name}" for name in names}
     assert {image["name"] for image in kustomize["images"]} == set(images.values())
-    api = only(manifests, "Deployment")
+    deployments = {d["metadata"]["name"]: d for d in by_kind(manifests, "Deployment")}
+    services = {s["metadata"]["name"]: s for s in by_kind(manifests, "Service")}
+    assert set(deployments) == {f"{slug}-api", f"{slug}-mlflow"}
+    api = deployments[f"{slug}-api"]
     [api_container] = pod_spec(api)["containers"]
     assert image_repository(api_container["image"]) == images[slug]
     assert api_container["args"] == ["serve"]
@@ -252,7 +258,7 @@ def test_manifests_match_the_project(projects: dict[str, Path], answers: dict[st
         for source in container.get("envFrom", []):
             assert source["configMapRef"]["name"] == config_name
         for variable in container.get("env", []):
-            assert variable["name"] in settings, variable["name"]
+            assert variable["name"] in settings | MLFLOW_SECRETS, variable["name"]
             reference = variable["valueFrom"]["secretKeyRef"]
             assert reference["name"] == secret["metadata"]["name"]
             assert reference["key"] in secret["stringData"]
@@ -276,7 +282,7 @@ def test_manifests_match_the_project(projects: dict[str, Path], answers: dict[st
     assert "replicas" not in api["spec"], "the HorizontalPodAutoscaler owns the count"
     pod_labels = api["spec"]["template"]["metadata"]["labels"]
     assert api["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    service = only(manifests, "Service")
+    service = services[slug]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert service["spec"]["ports"][0]["targetPort"] == api_container["ports"][0]["name"]
     hpa = only(manifests, "HorizontalPodAutoscaler")
@@ -285,6 +291,23 @@ def test_manifests_match_the_project(projects: dict[str, Path], answers: dict[st
     pdb = only(manifests, "PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"] == api["spec"]["selector"]["matchLabels"]
     assert pvcs[f"{slug}-models"]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+    # MLflow: its image, probes on /health, a Service the other pods find through config.env.
+    tracking = deployments[f"{slug}-mlflow"]
+    [server] = pod_spec(tracking)["containers"]
+    assert image_repository(server["image"]) == images[f"{slug}-mlflow"]
+    assert server["command"] == ["mlflow", "server"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert server[probe]["httpGet"]["path"] == "/health", probe
+    assert tracking["spec"]["strategy"]["type"] == "Recreate", "a ReadWriteOnce artifact volume"
+    tracking_labels = tracking["spec"]["template"]["metadata"]["labels"]
+    mlflow_service = services[f"{slug}-mlflow"]
+    assert mlflow_service["spec"]["selector"].items() <= tracking_labels.items()
+    assert not mlflow_service["spec"]["selector"].items() <= pod_labels.items()
+    assert not service["spec"]["selector"].items() <= tracking_labels.items()
+    [port] = mlflow_service["spec"]["ports"]
+    config = (project / "k8s" / env_file).read_text(encoding="utf-8")
+    assert f"APP_MLFLOW_TRACKING_URI=http://{slug}-mlflow:{port['port']}\n" in config
 
 
 @pytest.mark.parametrize("answers", K8S_COMBINATIONS, ids=combination_id)

@@ -248,9 +248,10 @@ def serve_bare(port: int, model_dir: str | None) -> None:
             return {"prediction": "constant"}
 
     else:
-        from {{ cookiecutter.package_name }}.registry import ModelRegistry
+        from {{ cookiecutter.package_name }}.config import Settings
+        from {{ cookiecutter.package_name }}.io.registry import open_registry
 
-        model = ModelRegistry(Path(model_dir)).load_champion()
+        model = open_registry(Settings(model_dir=Path(model_dir))).load_champion()
         schema = model.metadata.feature_schema
         row = schema.to_matrix(pd.DataFrame([schema.example]), "example")
         score = getattr(model.pipeline, "predict_proba", model.pipeline.predict)
@@ -309,6 +310,7 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
         **os.environ,
         "APP_HOST": "127.0.0.1",
         "APP_MODEL_DIR": str(workdir / "models"),
+        "APP_MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'models' / 'mlflow.db'}",
         "APP_DATABASE_URL": f"sqlite:///{workdir / 'predictions.db'}",
         "APP_DATA_PATH": str(ROOT / "data" / "dataset.csv"),  # used when dataset=csv
     }

@@ -37,12 +37,13 @@ from sqlalchemy import func, inspect, select
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import Dataset, load_dataset
+from {{ cookiecutter.package_name }}.io.registry import open_registry
+from {{ cookiecutter.package_name }}.io.tracking import register_trained
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     create_db_engine,
     predictions,
 )
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import FeatureValue
 from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
 
@@ -78,6 +79,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "APP_MODEL_POLL_SECONDS": str(settings.model_poll_seconds),
         "APP_LOG_FLUSH_SECONDS": str(settings.log_flush_seconds),
     }
+    if settings.mlflow_tracking_uri is not None:
+        env["APP_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     if settings.admin_token is not None:
         env["APP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
     return env
@@ -285,9 +288,10 @@ def logged_request_ids(database_url: str) -> Counter[str]:
 
 def train_champion(settings: Settings, dataset: Dataset) -> str:
     """Train a model on ``dataset`` and promote it; return its version."""
-    registry = ModelRegistry(settings.model_dir)
-    trained = fit_model(dataset, split_dataset(dataset, settings), settings)
-    version = registry.register(trained.pipeline, trained.metadata, trained.reference).version
+    registry = open_registry(settings)
+    split = split_dataset(dataset, settings)
+    trained = fit_model(dataset, split, settings)
+    version = register_trained(registry, trained, dataset, split, "load test").version
     registry.promote(version, reason="load test")
     return version
 
@@ -358,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = load_dataset(settings)
         version = train_champion(settings, dataset)
         print(f"trained {version} in {folder}")
-        schema = ModelRegistry(settings.model_dir).metadata(version).feature_schema
+        schema = open_registry(settings).metadata(version).feature_schema
         records = sample_records(dataset.features, schema, 1000, {}, args.seed)
         server = start_server(server_env(settings, free_port()), folder / "server.log")
         print(f"serving at {server.base_url} (pid {server.process.pid})")

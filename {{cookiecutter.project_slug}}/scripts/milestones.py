@@ -86,6 +86,8 @@ def isolated_env(folder: Path) -> dict[str, str]:
     """Settings that keep models, reports and the prediction log inside ``folder``."""
     return {
         "APP_MODEL_DIR": str(folder / "models"),
+        # Its own MLflow store, even if .env points at a tracking server.
+        "APP_MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'models' / 'mlflow.db'}",
         "APP_REPORTS_DIR": str(folder / "reports"),
         "APP_EXAMPLES_DIR": str(folder / "examples"),
         "APP_DATABASE_URL": f"sqlite:///{folder / 'predictions.db'}",

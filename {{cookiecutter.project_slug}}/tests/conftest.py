@@ -1,6 +1,7 @@
 """Shared fixtures: isolated settings, a trained registry, an API client, real servers."""
 
 import os
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -8,10 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import (
+    STORE_FILE,
+    ModelRegistry,
+    open_registry,
+)
 from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureValue
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.train import feature_schema
@@ -21,6 +27,7 @@ from .helpers import (
     free_port,
     isolated_settings,
     server_env,
+    settings_env,
     start_server,
     train_version,
 )
@@ -35,16 +42,27 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow store (SQLite), created once: creating one takes seconds of migrations."""
+    settings = isolated_settings(tmp_path_factory.mktemp("mlflow-store"))
+    assert open_registry(settings).versions() == []
+    return settings.model_dir / STORE_FILE
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings that keep every file of the test under ``tmp_path``."""
-    return isolated_settings(tmp_path)
+def settings(tmp_path: Path, mlflow_store: Path) -> Settings:
+    """Settings that keep every file of the test under ``tmp_path``, MLflow's store too."""
+    settings = isolated_settings(tmp_path)
+    settings.model_dir.mkdir(parents=True)
+    shutil.copy(mlflow_store, settings.model_dir / STORE_FILE)
+    return settings
 
 
 @pytest.fixture
 def registry(settings: Settings) -> ModelRegistry:
     """A registry with one trained, promoted model (v1)."""
-    registry = ModelRegistry(settings.model_dir)
+    registry = open_registry(settings)
     metadata, _ = train_version(registry, settings)
     registry.promote(metadata.version, reason="test")
     return registry
@@ -79,6 +97,14 @@ def client(settings: Settings, registry: ModelRegistry) -> Iterator[TestClient]:
     """An API client of an app serving v1 (lifespan runs: the model is loaded)."""
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner (in this process) whose commands see the test's settings as APP_* variables."""
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    return CliRunner()
 
 
 @pytest.fixture

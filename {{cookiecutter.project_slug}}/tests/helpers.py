@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlparse
 
 import httpx
 import numpy as np
@@ -20,9 +21,10 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
+from {{ cookiecutter.package_name }}.io.registry import MODEL_PATH, ModelRegistry
+from {{ cookiecutter.package_name }}.io.tracking import register_trained
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift, sample_records
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
@@ -57,6 +59,7 @@ __all__ = [
     "LoadResult",
     "Record",
     "Server",
+    "artifact",
     "free_port",
     "isolated_settings",
     "load_test",
@@ -92,6 +95,14 @@ def wait_for_version(client: httpx.Client, version: str) -> None:
     )
 
 
+def artifact(registry: ModelRegistry, version: str, name: str) -> Path:
+    """A file of a version in the local artifact store (to damage it, as a disk would)."""
+    run_id = registry.client.get_model_version(registry.name, version.removeprefix("v")).run_id
+    assert run_id is not None
+    root = urlparse(registry.client.get_run(run_id).info.artifact_uri).path
+    return Path(root) / MODEL_PATH / name
+
+
 def isolated_settings(root: Path) -> Settings:
     """Settings that keep every file under ``root``, with short polling and flush delays."""
     return Settings(
@@ -111,7 +122,7 @@ def train_version(registry: ModelRegistry, settings: Settings) -> tuple[ModelMet
     dataset = load_dataset(settings)
     split = split_dataset(dataset, settings)
     trained = fit_model(dataset, split, settings)
-    return registry.register(trained.pipeline, trained.metadata, trained.reference), split
+    return register_trained(registry, trained, dataset, split, "test"), split
 
 
 def traffic(

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import Record

@@ -12,29 +12,25 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.cli import HEARTBEAT, app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.io.registry import (
+    MODEL_FILE,
+    ModelRegistry,
+    open_registry,
+)
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 from .helpers import (
     CLI,
     Record,
+    artifact,
     mixed_table_settings,
     refreshed_data,
-    settings_env,
     traffic,
     wait_until,
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner whose commands see the test's settings through APP_* variables."""
-    for name, value in settings_env(settings).items():
-        monkeypatch.setenv(name, value)
-    return runner
 
 
 def test_version() -> None:
@@ -51,7 +47,7 @@ def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings)
     assert "v2 registered; v1 is still the champion" in second.stdout
     assert cli.invoke(app, ["train", "--if-missing"]).stdout.startswith("champion v1 exists")
     assert "v3 is the champion" in cli.invoke(app, ["train", "--promote"]).stdout
-    assert ModelRegistry(settings.model_dir).versions() == ["v1", "v2", "v3"]
+    assert open_registry(settings).versions() == ["v1", "v2", "v3"]
 
 
 def test_train_explains_the_schema_and_writes_examples_that_predict(
@@ -139,7 +135,7 @@ def test_bad_tables_are_one_line_exit_1_and_no_model(
     assert result.exit_code == 1, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message in errors[0], result.stderr
-    assert not settings.model_dir.exists() or not any(settings.model_dir.iterdir())
+    assert open_registry(settings).versions() == []
     assert not (tmp_path / "examples").exists()
 
 
@@ -222,7 +218,7 @@ def test_missing_model_is_one_clear_line(cli: CliRunner, tmp_path: Path) -> None
 
 
 def test_corrupt_model_is_one_clear_line(cli: CliRunner, registry: ModelRegistry) -> None:
-    (registry.root / "v1" / "model.joblib").write_bytes(b"garbage")
+    artifact(registry, "v1", MODEL_FILE).write_bytes(b"garbage")
     result = cli.invoke(app, ["evaluate"])
     assert result.exit_code == 1
     assert result.stderr.strip().endswith("is corrupt (checksum mismatch)")

@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.io.registry import open_registry
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     create_db_engine,
     ensure_table,
     predictions,
 )
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import mixed_table_settings, train_version, wait_for_version, wait_until
@@ -31,7 +31,7 @@ def mixed_settings(settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 def mixed_client(mixed_settings: Settings) -> Iterator[TestClient]:
     """An API client of an app serving a model of the mixed table."""
-    registry = ModelRegistry(mixed_settings.model_dir)
+    registry = open_registry(mixed_settings)
     metadata, _ = train_version(registry, mixed_settings)
     registry.promote(metadata.version, reason="test")
     with TestClient(create_app(mixed_settings)) as client:
@@ -120,7 +120,7 @@ def test_logged_rows_keep_raw_values_and_gaps(
 def test_a_schema_change_needs_an_explicit_promotion(
     mixed_client: TestClient, mixed_settings: Settings
 ) -> None:
-    registry = ModelRegistry(mixed_settings.model_dir)
+    registry = open_registry(mixed_settings)
     narrower = mixed_settings.model_copy(update={"feature_kinds": {"plan": "exclude"}})
     metadata, _ = train_version(registry, narrower)
     with pytest.raises(RegistryError, match=r"changes the request schema \(no feature 'plan'\)"):

@@ -8,6 +8,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import MonitoringError
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, open_registry
 from {{ cookiecutter.package_name }}.monitoring.drift import (
     DriftSummary,
     ExitCode,
@@ -16,7 +17,6 @@ from {{ cookiecutter.package_name }}.monitoring.drift import (
 )
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.monitoring.window import Window, from_csv
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
 
 from .helpers import mixed_table_settings, traffic, train_version
@@ -128,7 +128,7 @@ def test_a_category_mix_shift_drifts_that_column_and_gaps_are_reported(
     settings: Settings, tmp_path: Path
 ) -> None:
     mixed = mixed_table_settings(settings, tmp_path)
-    registry = ModelRegistry(mixed.model_dir)
+    registry = open_registry(mixed)
     metadata, _ = train_version(registry, mixed)
     registry.promote(metadata.version, reason="test")
     model = registry.load_champion()

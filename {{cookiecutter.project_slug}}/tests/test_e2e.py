@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
 
 from .helpers import (
     CLI,

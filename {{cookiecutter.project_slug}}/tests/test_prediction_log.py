@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
@@ -18,7 +19,6 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     predictions,
     read_predictions,
 )
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.serving.app import create_app
 

@@ -5,10 +5,17 @@ import threading
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import MODEL_FILE, ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import ADMIN_TOKEN, Record, train_version, wait_for_version, wait_until
+from .helpers import (
+    ADMIN_TOKEN,
+    Record,
+    artifact,
+    train_version,
+    wait_for_version,
+    wait_until,
+)
 
 
 def test_promote_and_rollback_under_load(
@@ -61,7 +68,7 @@ def test_a_broken_champion_keeps_the_old_model_serving(
     with TestClient(create_app(manual_reload_only)) as client:
         v2 = train_version(registry, settings)[0].version
         registry.promote(v2, reason="test")
-        (registry.root / v2 / "model.joblib").write_bytes(b"corrupted after promotion")
+        artifact(registry, v2, MODEL_FILE).write_bytes(b"corrupted after promotion")
 
         reload = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert reload.status_code == 409

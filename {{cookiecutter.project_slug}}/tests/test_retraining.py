@@ -6,17 +6,17 @@ from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, open_registry
 from {{ cookiecutter.package_name }}.monitoring.retraining import (
     challenge,
     skip_unchanged_data,
 )
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 
 from .helpers import train_version
 
 
 def test_first_model_is_promoted(settings: Settings) -> None:
-    registry = ModelRegistry(settings.model_dir)
+    registry = open_registry(settings)
     challenger, split = train_version(registry, settings)
     decision = challenge(registry, challenger, split, 0.0, trigger="test")
     assert decision.promoted

@@ -32,6 +32,8 @@ from {{ cookiecutter.package_name }}.data import Dataset, load_dataset, read_tab
 from {{ cookiecutter.package_name }}.errors import AppError, DataError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
 from {{ cookiecutter.package_name }}.examples import write_examples
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, open_registry
+from {{ cookiecutter.package_name }}.io.tracking import register_trained
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.retraining import (
     GateDecision,
@@ -45,7 +47,6 @@ from {{ cookiecutter.package_name }}.monitoring.traffic import (
     send,
     shifts_for_share,
 )
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
 from {{ cookiecutter.package_name }}.train import (
     Split,
@@ -119,9 +120,12 @@ def load_data(settings: Settings) -> Dataset:
 
 
 def train_challenger(
-    settings: Settings, registry: ModelRegistry, dataset: Dataset
+    settings: Settings, registry: ModelRegistry, dataset: Dataset, run_name: str
 ) -> tuple[ModelMetadata, Split]:
-    """Fit and evaluate a new model on ``dataset``, and register it (not yet promoted)."""
+    """Fit and evaluate a new model on ``dataset``; record the run and register the model.
+
+    The new version is the ``challenger``, not yet promoted.
+    """
     schema = feature_schema(dataset, settings)
     kinds = Counter(feature.kind for feature in schema.features)
     stderr.print(
@@ -138,10 +142,11 @@ def train_challenger(
         f"{len(dataset.features)} rows), evaluating on the other {len(split.test_features)}"
     ):
         trained = fit_model(dataset, split, settings, schema)
-    with step("Registering the model"):
-        metadata = registry.register(trained.pipeline, trained.metadata, trained.reference)
+    with step(f"Recording the run and registering the model in MLflow ({registry.where})"):
+        metadata = register_trained(registry, trained, dataset, split, run_name)
     written = write_examples(schema, split.test_features, settings.examples_dir)
     stderr.print(f"- examples for this model: {', '.join(map(str, written))}", markup=False)
+    stderr.print(f"- run: {registry.run_url(metadata.run_id)}", markup=False)
     stdout.print(f"{metadata.version}: " + _format_metrics(metadata.metrics))
     return metadata, split
 
@@ -162,12 +167,12 @@ def train(
     """Train a new model version on the configured dataset."""
     with reported_errors():
         settings = load_settings()
-        registry = ModelRegistry(settings.model_dir)
+        registry = open_registry(settings)
         champion = registry.champion()
         if if_missing and champion is not None:
             stdout.print(f"champion {champion} exists: nothing to train")
             return
-        metadata, _ = train_challenger(settings, registry, load_data(settings))
+        metadata, _ = train_challenger(settings, registry, load_data(settings), "train")
         if promote or (promote is None and champion is None):
             registry.promote(metadata.version, reason="train")
             stdout.print(f"{metadata.version} is the champion")
@@ -185,7 +190,7 @@ def evaluate_command(
     """Score a model version on the held-out split of the configured dataset."""
     with reported_errors():
         settings = load_settings()
-        registry = ModelRegistry(settings.model_dir)
+        registry = open_registry(settings)
         model = registry.load(version or registry.require_champion())
         with step(f"Evaluating {model.version} on the held-out split"):
             split = split_dataset(load_dataset(settings), settings)
@@ -210,7 +215,7 @@ def predict(
     """Predict every record of a file; print one JSON line per record (or write --output)."""
     with reported_errors():
         settings = load_settings()
-        registry = ModelRegistry(settings.model_dir)
+        registry = open_registry(settings)
         model = registry.load(version or registry.require_champion())
         records = read_table(input_path)
         predictions = model.predict(records, source=str(input_path))
@@ -242,9 +247,9 @@ def serve() -> None:
 def list_models() -> None:
     """List the stored model versions; the champion is marked."""
     with reported_errors():
-        registry = ModelRegistry(load_settings().model_dir)
+        registry = open_registry(load_settings())
         champion = registry.champion()
-        table = Table("", "version", "created (UTC)", PRIMARY_METRIC, "trained on")
+        table = Table("", "version", "created (UTC)", PRIMARY_METRIC, "trained on", "MLflow run")
         for version in registry.versions():
             metadata = registry.metadata(version)
             table.add_row(
@@ -253,6 +258,7 @@ def list_models() -> None:
                 f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
                 f"{metadata.metrics[PRIMARY_METRIC]:.4f}",
                 f"{metadata.training_rows} rows of {metadata.dataset}",
+                metadata.run_id,
             )
         stdout.print(table)
 
@@ -272,7 +278,7 @@ def promote(
 ) -> None:
     """Make a version the champion; running servers switch to it without restarting."""
     with reported_errors():
-        registry = ModelRegistry(load_settings().model_dir)
+        registry = open_registry(load_settings())
         registry.promote(version, reason=reason, allow_schema_change=allow_schema_change)
         stdout.print(f"{version} is the champion")
 
@@ -283,7 +289,7 @@ def rollback(
 ) -> None:
     """Serve the previous champion again; running servers switch without restarting."""
     with reported_errors():
-        registry = ModelRegistry(load_settings().model_dir)
+        registry = open_registry(load_settings())
         version = registry.rollback(reason=reason)
         stdout.print(f"rolled back: {version} is the champion")
 
@@ -295,7 +301,7 @@ def retrain(
     """Train a challenger and promote it only if it is at least as good as the champion."""
     with reported_errors():
         settings = load_settings()
-        _retrain(settings, ModelRegistry(settings.model_dir), reason)
+        _retrain(settings, open_registry(settings), reason)
 
 
 @app.command()
@@ -407,7 +413,7 @@ def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateD
     dataset = load_data(settings)
     decision = skip_unchanged_data(registry, dataset.sha256, trigger)
     if decision is None:
-        metadata, split = train_challenger(settings, registry, dataset)
+        metadata, split = train_challenger(settings, registry, dataset, "retrain")
         decision = challenge(registry, metadata, split, settings.gate_tolerance, trigger)
     verdict = "promoted" if decision.promoted else f"kept {decision.champion}"
     stdout.print(f"{verdict}: {decision.reason}")
@@ -424,7 +430,7 @@ def _monitor_once(
         return 1
     try:
         settings = load_settings()
-        registry = ModelRegistry(settings.model_dir)
+        registry = open_registry(settings)
         model = registry.load_champion()
         reference = registry.reference(model.version)
         if input_path is None:

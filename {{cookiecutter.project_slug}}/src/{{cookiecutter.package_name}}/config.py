@@ -44,8 +44,17 @@ class Settings(BaseSettings):
     # Where `train` writes example requests drawn from the data it trained on.
     examples_dir: Path = Path("examples")
 
-    # Model registry and the audit log of promotions, rollbacks and retraining decisions
+    # Model registry and experiment tracking on MLflow. Unset, the tracking URI is an embedded
+    # SQLite store in APP_MODEL_DIR (no server); compose sets http://mlflow:5000. The model
+    # folder also holds the audit log of promotions, rollbacks and retraining decisions.
+    mlflow_tracking_uri: str | None = None
+    model_name: str = Field(
+        default="{{ cookiecutter.project_slug }}",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    )
     model_dir: Path = Path("models")
+    # Where people open the MLflow UI (`make mlflow-ui`); /model links to the run there.
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
 
     # Serving
     host: str = "127.0.0.1"

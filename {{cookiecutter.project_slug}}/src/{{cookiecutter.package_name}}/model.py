@@ -16,9 +16,10 @@ from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 
 class ModelMetadata(BaseModel):
-    """Everything known about one model version; stored as ``metadata.json`` beside it."""
+    """Everything known about one model version; stored as ``metadata.json`` in its MLflow run."""
 
     version: str
+    run_id: str = ""
     created_at: datetime
     task: str
     dataset: str
@@ -61,7 +62,7 @@ class LoadedModel:
 
     @property
     def version(self) -> str:
-        """The registry version, e.g. ``v3``."""
+        """The registry version, e.g. ``v3`` (MLflow model version 3)."""
         return self.metadata.version
 
     def predict(self, records: pd.DataFrame, source: str = "input") -> list[Prediction]:

@@ -4,7 +4,8 @@ Both models are scored on the same held-out split of the configured data source
 (``APP_DATASET`` / ``APP_DATA_PATH``): refresh that source with newly labelled data, and the
 challenger learns from it. If the data has not changed since the champion was trained on
 it, a challenger would be the same model: retraining is skipped, and the reason recorded.
-Every decision, promoted or not, is appended to the audit log.
+Every decision, promoted or not, is appended to the audit log, and tagged on the challenger's
+MLflow run (``gate.promoted``, ``gate.reason``, the scores and the champion it faced).
 """
 
 from dataclasses import asdict, dataclass
@@ -16,8 +17,8 @@ from {{ cookiecutter.package_name }}.evaluation import (
     at_least_as_good,
     evaluate,
 )
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, schema_change
 from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.registry import ModelRegistry, schema_change
 from {{ cookiecutter.package_name }}.train import Split
 
 
@@ -118,5 +119,7 @@ def challenge(
 
 
 def _record(registry: ModelRegistry, decision: GateDecision) -> GateDecision:
+    if decision.challenger is not None:
+        registry.record_decision(decision.challenger, asdict(decision))
     audit.record(registry.audit_log, "retrain", **asdict(decision))
     return decision

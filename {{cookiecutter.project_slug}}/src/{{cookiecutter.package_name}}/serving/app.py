@@ -2,9 +2,10 @@
 
 ``{{ cookiecutter.project_slug }} serve`` runs it with uvicorn.
 
-Start-up loads the champion once (lifespan); a watcher then polls the registry every
-``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or rolled-back champion while
-requests keep flowing. Shutdown stops the watcher and drains the prediction log.
+Start-up loads the champion once (lifespan); a watcher then polls MLflow's ``champion``
+alias every ``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or rolled-back champion
+while requests keep flowing. If MLflow cannot be reached, the loaded model keeps serving.
+Shutdown stops the watcher and drains the prediction log.
 """
 
 import asyncio
@@ -23,11 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.config import Settings, get_settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.io.registry import open_registry
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
 )
-from {{ cookiecutter.package_name }}.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
 from {{ cookiecutter.package_name }}.serving.middleware import RequestObserver
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ServiceMetrics()
     state = ServiceState(
         settings=settings,
-        holder=ModelHolder(ModelRegistry(settings.model_dir), settings.max_batch_size),
+        holder=ModelHolder(open_registry(settings), settings.max_batch_size),
         metrics=metrics,
         prediction_log=PredictionLogger(
             create_db_engine(settings.database_url),

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 
 from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.io.registry import NO_CHAMPION, ModelRegistry
 from {{ cookiecutter.package_name }}.model import LoadedModel
-from {{ cookiecutter.package_name }}.registry import NO_CHAMPION, ModelRegistry
 from {{ cookiecutter.package_name }}.serving.contract import RequestContract
 
 
@@ -19,6 +19,7 @@ class ServedModel:
 
     model: LoadedModel
     contract: RequestContract
+    run_url: str
 
     @property
     def version(self) -> str:
@@ -31,7 +32,7 @@ class ModelNotReadyError(Exception):
 
 
 class ModelHolder:
-    """The champion in memory, refreshed from the registry's pointer."""
+    """The champion in memory, refreshed from the registry's ``champion`` alias."""
 
     def __init__(self, registry: ModelRegistry, max_batch_size: int) -> None:
         """Start empty; call :meth:`refresh` to load the champion."""
@@ -52,22 +53,23 @@ class ModelHolder:
     def refresh(self) -> bool:
         """Load the registry's champion if it is not the one in memory; True if swapped.
 
-        If the new champion cannot be loaded, the current model keeps serving and the
-        :class:`RegistryError` propagates for the caller to log and count.
+        If the new champion cannot be loaded, or MLflow cannot be reached, the current model
+        keeps serving and the :class:`RegistryError` propagates for the caller to log and count.
         """
         with self._lock:
             try:
                 champion = self._registry.champion()
                 if champion is None:  # nothing to load yet: not a failure
-                    self._not_ready_reason = NO_CHAMPION.format(root=self._registry.root)
+                    self._not_ready_reason = NO_CHAMPION.format(where=self._registry.where)
                     return False
                 if self._model is not None and self._model.version == champion:
                     return False
                 loaded = self._registry.load(champion)
+                run_url = self._registry.run_url(loaded.metadata.run_id)
             except RegistryError as exc:
                 if self._model is None:
                     self._not_ready_reason = str(exc)
                 raise
             contract = RequestContract(loaded.metadata.feature_schema, self._max_batch_size)
-            self._model = ServedModel(model=loaded, contract=contract)
+            self._model = ServedModel(model=loaded, contract=contract, run_url=run_url)
             return True

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
-from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata, Prediction
+from {{ cookiecutter.package_name }}.model import LoadedModel, Prediction
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import log_row
 from {{ cookiecutter.package_name }}.serving.contract import ParsedRecords
 from {{ cookiecutter.package_name }}.serving.deps import Served, State, require_admin
@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.serving.schemas import (
     BatchPredictResponse,
     ErrorResponse,
     HealthResponse,
+    ModelResponse,
     PredictResponse,
     ReadyResponse,
     ReloadResponse,
@@ -79,9 +80,14 @@ def ready(state: State, response: Response) -> ReadyResponse:
 
 
 @router.get("/model", responses=NOT_READY)
-async def model_metadata(served: Served) -> ModelMetadata:
+async def model_metadata(served: Served) -> ModelResponse:
     """Version, metrics, feature schema and training details of the served model."""
-    return served.model.metadata
+    metadata = served.model.metadata
+    return ModelResponse(
+        **dict(metadata),
+        mlflow_version=int(metadata.version.removeprefix("v")),
+        run_url=served.run_url,
+    )
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

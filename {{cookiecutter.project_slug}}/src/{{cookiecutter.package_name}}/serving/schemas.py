@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from {{ cookiecutter.package_name }}.model import Prediction
+from {{ cookiecutter.package_name }}.model import ModelMetadata, Prediction
 
 
 class PredictResponse(Prediction):
@@ -24,6 +24,13 @@ class BatchPredictResponse(BaseModel):
     request_id: str
     model_version: str
     predictions: list[Prediction]
+
+
+class ModelResponse(ModelMetadata):
+    """The served model's metadata, and where to read its training run in MLflow."""
+
+    mlflow_version: int
+    run_url: str
 
 
 class ErrorResponse(BaseModel):

@@ -1,0 +1,1 @@
+"""Seams to the services outside the process: the model registry and experiment tracking."""
