@@ -1,17 +1,21 @@
-"""Promotion and rollback reach a running app without restarts and without failed requests."""
+"""Promotion and rollback reach a running app without restarts and without failed requests;
+a broken or unreachable MLflow never takes a loaded model away."""
 
+import re
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.io.registry import MODEL_FILE, ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import MODEL_FILE, STORE_FILE, ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import (
     ADMIN_TOKEN,
     Record,
     artifact,
+    free_port,
     train_version,
     wait_for_version,
     wait_until,
@@ -77,3 +81,39 @@ def test_a_broken_champion_keeps_the_old_model_serving(
         assert response.status_code == 200
         assert response.json()["model_version"] == "v1"
         assert 'model_reloads_total{outcome="failed"} 1.0' in client.get("/metrics").text
+
+
+def failed_reloads(client: TestClient) -> float:
+    """The server's count of failed model reloads."""
+    found = re.search(
+        r'^model_reloads_total\{outcome="failed"\} (\S+)$', client.get("/metrics").text, re.M
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_broken_mlflow_store_keeps_the_loaded_model_serving(
+    registry: ModelRegistry, settings: Settings, record: Record, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/ready").json()["model_version"] == "v1"
+        (settings.model_dir / STORE_FILE).write_bytes(b"not a database " * 1000)
+        wait_until(lambda: failed_reloads(client) >= 2, "reloads to fail on the broken store")
+        assert client.get("/ready").status_code == 200
+        response = client.post("/predict", json={"features": record})
+        assert response.status_code == 200
+        assert response.json()["model_version"] == "v1"
+    assert "model reload failed, serving the previous model if any" in caplog.text
+    assert "MLflow at " in caplog.text
+
+
+def test_a_fresh_api_without_a_reachable_mlflow_is_not_ready_and_says_why(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    down = settings.model_copy(update={"mlflow_tracking_uri": url})
+    with TestClient(create_app(down)) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert f"MLflow at {url} failed" in ready.json()["reason"]
+        assert client.post("/predict", json={"features": {}}).status_code == 503

@@ -346,32 +346,29 @@ class ModelRegistry:
         return [str(v) for v in history] if isinstance(history, list) else []
 
     def _alias(self, alias: str) -> "ModelVersion | None":
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
-        try:
-            return self.client.get_model_version_by_alias(self.name, alias)
-        except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                return None  # no registered model yet, or no such alias
-            raise RegistryError(self._failure(f"cannot read the {alias} alias", exc)) from None
+        with self._mlflow(f"cannot read the {alias} alias"):
+            try:
+                return self.client.get_model_version_by_alias(self.name, alias)
+            except Exception as exc:
+                if _not_found(exc, "INVALID_PARAMETER_VALUE"):
+                    return None  # no registered model yet, or no such alias
+                raise
 
     def _model_version(self, version: str) -> "ModelVersion":
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
         match = VERSION_PATTERN.fullmatch(version)
         if match is None:
             raise RegistryError(f"{version!r} is not a model version: versions look like v1, v2")
-        try:
-            return self.client.get_model_version(self.name, match.group(1))
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise RegistryError(self._failure(f"cannot read model {version}", exc)) from None
+        with self._mlflow(f"cannot read model {version}"):
+            try:
+                return self.client.get_model_version(self.name, match.group(1))
+            except Exception as exc:
+                if not _not_found(exc):
+                    raise
         known = ", ".join(self.versions()) or "none"
         raise RegistryError(f"model {version} not found in {self.where} (versions: {known})")
 
     def _artifact(self, version: str, found: "ModelVersion", name: str) -> bytes:
         from mlflow.artifacts import download_artifacts  # noqa: PLC0415
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
         with tempfile.TemporaryDirectory() as folder:
             try:
@@ -382,7 +379,7 @@ class ModelRegistry:
                     tracking_uri=self.uri,
                 )
                 return Path(path).read_bytes()
-            except (MlflowException, OSError) as exc:
+            except Exception as exc:  # the seam: whatever the store raises
                 missing = ("No such file", "Failed to download artifacts from path")
                 if isinstance(exc, FileNotFoundError) or any(m in str(exc) for m in missing):
                     raise RegistryError(f"model {version}: {name} is missing") from None
@@ -391,24 +388,25 @@ class ModelRegistry:
                 ) from None
 
     def _ensure_registered_model(self) -> None:
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
         try:
             self.client.create_registered_model(
                 self.name, description="Served as the `champion` alias; see docs/runbook.md."
             )
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+        except Exception as exc:
+            if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
                 raise
 
     @contextmanager
     def _mlflow(self, what: str) -> Iterator[None]:
-        """Turn an MLflow failure (store unreachable, refused call) into one RegistryError."""
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+        """Turn any failure of the store (down, unreachable, refusing, corrupt) into RegistryError.
 
+        Callers, such as the API's watcher, then handle that one error, which names the store.
+        """
         try:
             yield
-        except MlflowException as exc:
+        except RegistryError:
+            raise
+        except Exception as exc:  # the seam: whatever the store raises
             raise RegistryError(self._failure(what, exc)) from None
 
     def _failure(self, what: str, exc: Exception) -> str:
@@ -446,6 +444,11 @@ def schema_change(current: ModelMetadata, candidate: ModelMetadata) -> str:
         elif old_null and not new_null:
             changes.append(f"{name!r} may no longer be null")
     return "; ".join(sorted(changes))
+
+
+def _not_found(exc: Exception, *also: str) -> bool:
+    """Whether MLflow refused a lookup because the thing does not exist."""
+    return getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", *also)
 
 
 def _number(version: str) -> str:

@@ -101,8 +101,12 @@ def configure_logging() -> None:
 async def _watch_registry(state: ServiceState) -> None:
     while True:
         await asyncio.sleep(state.settings.model_poll_seconds)
-        with contextlib.suppress(RegistryError):  # logged and counted by reload_model
+        try:
             await run_in_threadpool(reload_model, state)
+        except RegistryError:  # logged and counted by reload_model
+            pass
+        except Exception:  # a bug must not stop the polling: log it and try again
+            logger.exception("model reload crashed, serving the previous model if any")
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
