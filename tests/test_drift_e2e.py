@@ -211,7 +211,7 @@ def test_unknown_columns_are_refused_without_a_report(trained: Deployment, tmp_p
 
 
 def test_corrupt_reference_is_refused_without_a_report(trained: Deployment) -> None:
-    [reference] = (trained.root / "models" / "artifacts").glob("*/*/artifacts/model/reference.csv")
+    [reference] = (trained.root / "models" / "artifacts").glob("*/artifacts/model/reference.csv")
     reference.write_text("\n".join(reference.read_text().splitlines()[:1] + ["1,2"] * 3))
     trained.env["APP_DRIFT_MIN_ROWS"] = "1"
     examples = trained.root / "examples" / "records.csv"

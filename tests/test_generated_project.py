@@ -73,7 +73,7 @@ def test_make_check_train_evaluate_predict(
     assert "v1 is the champion" in train.stdout
     # The embedded MLflow store: the run's model folder in the artifacts beside mlflow.db.
     assert (project / "models" / "mlflow.db").is_file()
-    [version_dir] = (project / "models" / "artifacts").glob("*/*/artifacts/model")
+    [version_dir] = (project / "models" / "artifacts").glob("*/artifacts/model")
     assert {"MLmodel", "model.pkl", "metadata.json", "reference.csv"} <= {
         p.name for p in version_dir.iterdir()
     }
