@@ -8,7 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.io.registry import MODEL_FILE, STORE_FILE, ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import (
+    MODEL_FILE,
+    STORE_FILE,
+    ModelRegistry,
+)
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import (
