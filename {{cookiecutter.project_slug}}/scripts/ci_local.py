@@ -2,12 +2,14 @@
 
 Every ``run:`` step of every job in ``.github/workflows/ci.yml`` runs in order, from the
 project root, with the job's environment. Steps that need GitHub (``uses:`` actions, steps
-guarded by ``if:``) or a Docker engine are listed as skipped, with the reason. The replay
-stops at the first failing step and names its job and step.
+guarded by ``if:``) or a Docker engine are listed as skipped, with the reason; so are the
+end-to-end tests (minutes; ``make test-e2e``) unless ``--e2e``. The replay stops at the first
+failing step and names its job and step.
 
     uv run python scripts/ci_local.py              # replay (make ci)
     uv run python scripts/ci_local.py --job lint   # replay one job (by id or name)
     uv run python scripts/ci_local.py --list       # show what would run, and what is skipped
+    uv run python scripts/ci_local.py --e2e        # the end-to-end tests too
 """
 
 import argparse
@@ -16,7 +18,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.(\w+)\s*\}\}")
-NEEDS_DOCKER = re.compile(r"\bdocker\b|smoke-test")
-NEEDS_NETWORK = re.compile(r"pip-audit")
+END_TO_END_SKIPPED = "end-to-end tests take minutes: `make test-e2e`, or replay with --e2e"
+COMMAND_SKIPS = [
+    (re.compile(r"\$\{\{"), "uses GitHub expressions"),
+    (re.compile(r"\bdocker\b|smoke-test"), "needs a Docker engine"),
+    (re.compile(r"pip-audit"), "needs the vulnerability database online"),
+    (re.compile(r"make test-e2e"), END_TO_END_SKIPPED),
+]
+"""Why a step whose command matches is skipped here."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +76,14 @@ def _skip_reason(step: dict[str, Any], command: str) -> str | None:
         return f"GitHub action {step['uses']}"
     if "if" in step:
         return "runs on GitHub only (if: " + str(step["if"]) + ")"
-    if "${{" in command:
-        return "uses GitHub expressions"
-    if NEEDS_DOCKER.search(command):
-        return "needs a Docker engine"
-    if NEEDS_NETWORK.search(command):
-        return "needs the vulnerability database online"
-    return None
+    return next((reason for pattern, reason in COMMAND_SKIPS if pattern.search(command)), None)
+
+
+def _with_e2e(step: Step) -> Step:
+    """``step``, no longer skipped if only its being end-to-end tests skipped it."""
+    if step.skipped == END_TO_END_SKIPPED:
+        return replace(step, skipped=None)
+    return step
 
 
 def replay(steps: list[Step]) -> int:
@@ -107,9 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="only list the steps")
     parser.add_argument("--job", action="append", help="only this job (id or name); repeatable")
+    parser.add_argument("--e2e", action="store_true", help="run the end-to-end tests too")
     parser.add_argument("--workflow", type=Path, default=WORKFLOW)
     arguments = parser.parse_args()
     steps = load_steps(arguments.workflow)
+    if arguments.e2e:
+        steps = [_with_e2e(step) for step in steps]
     if arguments.job:
         steps = [step for step in steps if {step.job_id, step.job} & set(arguments.job)]
         if not steps:

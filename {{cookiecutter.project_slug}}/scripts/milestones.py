@@ -1,7 +1,8 @@
 """The pass test of each milestone: `make milestone-N`, or `make milestones` for all five.
 
 Every check prints PASS or FAIL with its reason; the exit status is 1 if any check fails.
-Checks work on copies and temporary folders: your models, reports and logs are untouched.
+A check that runs long says so every 30 seconds. Checks work on copies and temporary
+folders: your models, reports and logs are untouched.
 
     uv run python scripts/milestones.py 1 2     # milestones 1 and 2
     uv run python scripts/milestones.py         # all five
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -383,6 +385,31 @@ MILESTONES: dict[int, tuple[str, Callable[[], list[Check]]]] = {
 }
 
 
+MINUTES = {1: 3, 2: 1, 3: 6, 4: 1, 5: 1}
+"""About how long each milestone takes on 2 cores without Docker (milestone 3 replays CI
+four times: green, then one break of each kind). Building the images adds minutes to 2."""
+PROGRESS_SECONDS = 30
+
+
+@contextmanager
+def progress(name: str) -> Iterator[None]:
+    """Print that check ``name`` is still running every PROGRESS_SECONDS until it ends."""
+    done = threading.Event()
+    started = time.perf_counter()
+
+    def tick() -> None:
+        while not done.wait(PROGRESS_SECONDS):
+            print(f"  ... {name}: {time.perf_counter() - started:.0f}s so far", flush=True)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+
+
 def run_milestone(number: int) -> bool:
     """Run one milestone's checks in order (stopping at the first failure); True if all pass."""
     title, checks = MILESTONES[number]
@@ -390,7 +417,8 @@ def run_milestone(number: int) -> bool:
     for name, check in checks():
         started = time.perf_counter()
         try:
-            check()
+            with progress(name):
+                check()
         except CheckFailedError as failure:
             print(f"  FAIL {name}: {failure}", flush=True)
             print(f"Milestone {number}: FAIL", flush=True)
@@ -406,6 +434,10 @@ def main() -> None:
     unknown = [n for n in numbers if n not in MILESTONES]
     if unknown:
         sys.exit(f"no milestone {unknown[0]}: choose from 1 to 5")
+    minutes = sum(MINUTES[number] for number in numbers)
+    print(
+        f"Milestones {', '.join(map(str, numbers))}: about {minutes} minutes on 2 cores", flush=True
+    )
     results = {number: run_milestone(number) for number in numbers}
     print(" ".join(f"{n}:{'PASS' if ok else 'FAIL'}" for n, ok in results.items()))
     sys.exit(0 if all(results.values()) else 1)

@@ -50,18 +50,16 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return settings.model_dir / STORE_FILE
 
 
-@pytest.fixture
-def settings(tmp_path: Path, mlflow_store: Path) -> Settings:
-    """Settings that keep every file of the test under ``tmp_path``, MLflow's store too."""
-    settings = isolated_settings(tmp_path)
+def settings_in(folder: Path, mlflow_store: Path) -> Settings:
+    """Settings that keep every file under ``folder``, with a copy of the empty MLflow store."""
+    settings = isolated_settings(folder)
     settings.model_dir.mkdir(parents=True)
     shutil.copy(mlflow_store, settings.model_dir / STORE_FILE)
     return settings
 
 
-@pytest.fixture
-def registry(settings: Settings) -> ModelRegistry:
-    """A registry with one trained, promoted model (v1)."""
+def promoted_v1(settings: Settings) -> ModelRegistry:
+    """Train on the configured dataset, register the model as v1 and promote it."""
     registry = open_registry(settings)
     metadata, _ = train_version(registry, settings)
     registry.promote(metadata.version, reason="test")
@@ -69,15 +67,46 @@ def registry(settings: Settings) -> ModelRegistry:
 
 
 @pytest.fixture
-def features(settings: Settings) -> pd.DataFrame:
-    """The dataset's table of candidate features (raw: IDs, text, gaps and all)."""
-    return load_dataset(settings).features
+def settings(tmp_path: Path, mlflow_store: Path) -> Settings:
+    """Settings that keep every file of the test under ``tmp_path``, MLflow's store too."""
+    return settings_in(tmp_path, mlflow_store)
 
 
 @pytest.fixture
-def schema(settings: Settings) -> FeatureSchema:
+def registry(settings: Settings) -> ModelRegistry:
+    """A registry of the test's own with one trained, promoted model (v1): free to change."""
+    return promoted_v1(settings)
+
+
+@pytest.fixture(scope="session")
+def served_settings(tmp_path_factory: pytest.TempPathFactory, mlflow_store: Path) -> Settings:
+    """Settings of a model folder whose v1 is trained and promoted once a session.
+
+    For tests that only read the model (most API tests): training and registering one per
+    test would cost about a second each. Tests that change a registry use ``registry``.
+    """
+    settings = settings_in(tmp_path_factory.mktemp("served"), mlflow_store)
+    promoted_v1(settings)
+    return settings
+
+
+@pytest.fixture
+def served_client(served_settings: Settings) -> Iterator[TestClient]:
+    """An API client of a fresh app (its own metrics) serving the session's shared v1."""
+    with TestClient(create_app(served_settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def features(served_settings: Settings) -> pd.DataFrame:
+    """The dataset's table of candidate features (raw: IDs, text, gaps and all)."""
+    return load_dataset(served_settings).features
+
+
+@pytest.fixture(scope="session")
+def schema(served_settings: Settings) -> FeatureSchema:
     """The feature schema inferred from the configured dataset."""
-    return feature_schema(load_dataset(settings), settings)
+    return feature_schema(load_dataset(served_settings), served_settings)
 
 
 @pytest.fixture
@@ -99,12 +128,23 @@ def client(settings: Settings, registry: ModelRegistry) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A CLI runner (in this process) whose commands see the test's settings as APP_* variables."""
+def cli_runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner (in this process) whose commands see ``settings`` as APP_* variables."""
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
     return CliRunner()
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner on the test's own settings."""
+    return cli_runner(settings, monkeypatch)
+
+
+@pytest.fixture
+def served_cli(served_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner on the session's shared v1, for commands that only read the model."""
+    return cli_runner(served_settings, monkeypatch)
 
 
 @pytest.fixture

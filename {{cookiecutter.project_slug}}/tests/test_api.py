@@ -9,18 +9,18 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
 from .helpers import Record
 
 
-def test_health(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok"}
+def test_health(served_client: TestClient) -> None:
+    assert served_client.get("/health").json() == {"status": "ok"}
 
 
-def test_ready_reports_the_model(client: TestClient) -> None:
-    response = client.get("/ready")
+def test_ready_reports_the_model(served_client: TestClient) -> None:
+    response = served_client.get("/ready")
     assert response.status_code == 200
     assert response.json()["model_version"] == "v1"
 
@@ -36,16 +36,16 @@ def test_not_ready_without_a_model(settings: Settings) -> None:
         assert client.get("/model").status_code == 503
 
 
-def test_model_metadata(client: TestClient, record: Record) -> None:
-    body = client.get("/model").json()
+def test_model_metadata(served_client: TestClient, record: Record) -> None:
+    body = served_client.get("/model").json()
     assert body["version"] == "v1"
     assert [f["name"] for f in body["feature_schema"]["features"]] == list(record)
     assert body["primary_metric"] in body["metrics"]
     assert body["created_at"]
 
 
-def test_predict_one(client: TestClient, record: Record) -> None:
-    response = client.post("/predict", json={"features": record})
+def test_predict_one(served_client: TestClient, record: Record) -> None:
+    response = served_client.post("/predict", json={"features": record})
     assert response.status_code == 200
     body = response.json()
     assert body["model_version"] == "v1"
@@ -58,24 +58,28 @@ def test_predict_one(client: TestClient, record: Record) -> None:
 {%- endif %}
 
 
-def test_request_id_is_kept_when_valid(client: TestClient, record: Record) -> None:
-    sent = client.post("/predict", json={"features": record}, headers={"X-Request-ID": "abc-123"})
+def test_request_id_is_kept_when_valid(served_client: TestClient, record: Record) -> None:
+    sent = served_client.post(
+        "/predict", json={"features": record}, headers={"X-Request-ID": "abc-123"}
+    )
     assert sent.json()["request_id"] == "abc-123"
-    unsafe = client.post("/predict", json={"features": record}, headers={"X-Request-ID": "a b\t"})
+    unsafe = served_client.post(
+        "/predict", json={"features": record}, headers={"X-Request-ID": "a b\t"}
+    )
     assert unsafe.json()["request_id"] != "a b\t"
 
 
 def test_predict_batch_keeps_order(
-    client: TestClient, record: Record, numeric_feature: str
+    served_client: TestClient, record: Record, numeric_feature: str
 ) -> None:
     value = record[numeric_feature]
     assert isinstance(value, float)
     other = {**record, numeric_feature: value * 1.5}
-    batch = client.post("/predict/batch", json={"records": [record, other, record]})
+    batch = served_client.post("/predict/batch", json={"records": [record, other, record]})
     assert batch.status_code == 200
     predictions = batch.json()["predictions"]
     assert len(predictions) == 3
-    single = client.post("/predict", json={"features": record}).json()
+    single = served_client.post("/predict", json={"features": record}).json()
     for same in (predictions[0], predictions[2]):  # equal up to rounding (BLAS on 1 or 3 rows)
 {%- if cookiecutter.task == "classification" %}
         assert same["prediction"] == single["prediction"]
@@ -96,40 +100,44 @@ def error_locations(response: httpx.Response) -> list[list[Any]]:
     ids=["string", "null", "boolean", "list", "object"],
 )
 def test_non_numbers_are_422_naming_the_field(
-    client: TestClient, record: Record, numeric_feature: str, bad_value: object
+    served_client: TestClient, record: Record, numeric_feature: str, bad_value: object
 ) -> None:
     name = numeric_feature
-    response = client.post("/predict", json={"features": {**record, name: bad_value}})
+    response = served_client.post("/predict", json={"features": {**record, name: bad_value}})
     assert error_locations(response) == [["body", "features", name]]
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_are_422(
-    client: TestClient, record: Record, numeric_feature: str, literal: str
+    served_client: TestClient, record: Record, numeric_feature: str, literal: str
 ) -> None:
     name = numeric_feature
     marker = {**record, name: "__value__"}
     body = json.dumps({"features": marker}).replace('"__value__"', literal)
-    response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    response = served_client.post(
+        "/predict", content=body, headers={"Content-Type": "application/json"}
+    )
     assert error_locations(response) == [["body", "features", name]]
 
 
 def test_missing_and_unknown_features_are_named(
-    client: TestClient, record: Record, numeric_feature: str
+    served_client: TestClient, record: Record, numeric_feature: str
 ) -> None:
     name = numeric_feature
     incomplete = {k: v for k, v in record.items() if k != name} | {"surprise": 1.0}
-    locations = error_locations(client.post("/predict", json={"features": incomplete}))
+    locations = error_locations(served_client.post("/predict", json={"features": incomplete}))
     assert ["body", "features", name] in locations
     assert ["body", "features", "surprise"] in locations
 
 
 def test_batch_errors_name_the_record(
-    client: TestClient, record: Record, numeric_feature: str
+    served_client: TestClient, record: Record, numeric_feature: str
 ) -> None:
     name = numeric_feature
     broken = {k: v for k, v in record.items() if k != name}
-    locations = error_locations(client.post("/predict/batch", json={"records": [record, broken]}))
+    locations = error_locations(
+        served_client.post("/predict/batch", json={"records": [record, broken]})
+    )
     assert locations == [["body", "records", 1, name]]
 
 
@@ -143,24 +151,64 @@ def test_batch_errors_name_the_record(
         ("/predict/batch", '{"records": {}}'),
     ],
 )
-def test_malformed_bodies_are_422(client: TestClient, path: str, body: str) -> None:
-    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+def test_malformed_bodies_are_422(served_client: TestClient, path: str, body: str) -> None:
+    response = served_client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 422
 
 
-def test_batch_size_is_limited(settings: Settings, registry: ModelRegistry, record: Record) -> None:
-    settings = settings.model_copy(update={"max_batch_size": 2})
+def test_batch_size_is_limited(served_settings: Settings, record: Record) -> None:
+    settings = served_settings.model_copy(update={"max_batch_size": 2})
     with TestClient(create_app(settings)) as client:
         response = client.post("/predict/batch", json={"records": [record] * 3})
         assert error_locations(response) == [["body", "records"]]
         assert "at most 2 records" in response.json()["detail"][0]["msg"]
 
 
-def test_metrics_count_requests_and_predictions(client: TestClient, record: Record) -> None:
-    client.post("/predict", json={"features": record})
-    client.post("/predict/batch", json={"records": [record, record]})
-    client.post("/predict", json={"features": {}})
-    text = client.get("/metrics").text
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_bodies_over_the_limit_are_413_before_parsing(
+    served_settings: Settings, record: Record, declared: bool
+) -> None:
+    settings = served_settings.model_copy(update={"max_body_bytes": 1000})
+    body = json.dumps({"records": [record] * 50}).encode()
+    content = body if declared else iter([body[:600], body[600:]])  # no Content-Length
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/predict/batch", content=content)
+        assert response.status_code == 413
+        assert "larger than 1000 bytes (APP_MAX_BODY_BYTES)" in response.json()["detail"]
+        assert 'path="/predict/batch",status="413"' in client.get("/metrics").text
+        small = client.post("/predict/batch", json={"records": [record]})
+        assert small.status_code == 200
+
+
+def test_422_answers_stay_small_whatever_the_request(
+    served_client: TestClient, record: Record, numeric_feature: str
+) -> None:
+    unknown = {f"unknown feature {i}": "x" * 100 for i in range(10_000)}
+    response = served_client.post("/predict", json={"features": {**record, **unknown}})
+    body = response.json()
+    assert response.status_code == 422
+    assert len(response.content) < 64 * 1024
+    assert body["error_count"] == 10_000 and len(body["detail"]) == MAX_ERRORS
+    incomplete = {k: v for k, v in record.items() if k != numeric_feature} | {"note": "y" * 5000}
+    records = served_client.post("/predict/batch", json={"records": [incomplete] * 500})
+    assert records.status_code == 422
+    assert len(records.content) < 64 * 1024
+    assert all(len(json.dumps(error["input"])) < 300 for error in records.json()["detail"])
+
+
+def test_docs_can_be_switched_off(served_settings: Settings) -> None:
+    settings = served_settings.model_copy(update={"docs_enabled": False})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/docs").status_code == 404
+        assert client.get("/redoc").status_code == 404
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_metrics_count_requests_and_predictions(served_client: TestClient, record: Record) -> None:
+    served_client.post("/predict", json={"features": record})
+    served_client.post("/predict/batch", json={"records": [record, record]})
+    served_client.post("/predict", json={"features": {}})
+    text = served_client.get("/metrics").text
     assert 'http_requests_total{method="POST",path="/predict",status="200"} 1.0' in text
     assert 'http_requests_total{method="POST",path="/predict",status="422"} 1.0' in text
     assert 'http_request_duration_seconds_count{method="POST",path="/predict/batch"} 1.0' in text
@@ -173,33 +221,33 @@ def test_metrics_count_requests_and_predictions(client: TestClient, record: Reco
 {%- endif %}
 
 
-def test_unknown_paths_are_counted_without_their_path(client: TestClient) -> None:
-    assert client.get("/nowhere/42").status_code == 404
-    assert 'path="unmatched",status="404"' in client.get("/metrics").text
+def test_unknown_paths_are_counted_without_their_path(served_client: TestClient) -> None:
+    assert served_client.get("/nowhere/42").status_code == 404
+    assert 'path="unmatched",status="404"' in served_client.get("/metrics").text
 
 
-def test_admin_reload_needs_the_token(client: TestClient) -> None:
-    assert client.post("/admin/reload").status_code == 401
-    wrong = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
+def test_admin_reload_needs_the_token(served_client: TestClient) -> None:
+    assert served_client.post("/admin/reload").status_code == 401
+    wrong = served_client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    right = client.post("/admin/reload", headers={"Authorization": "Bearer test-token"})
+    right = served_client.post("/admin/reload", headers={"Authorization": "Bearer test-token"})
     assert right.json() == {"model_version": "v1", "changed": False}
 
 
 @pytest.mark.parametrize("token", [None, ""], ids=["unset", "empty"])
 def test_admin_endpoints_are_off_without_a_token(
-    settings: Settings, registry: ModelRegistry, token: str | None
+    served_settings: Settings, token: str | None
 ) -> None:
     secret = None if token is None else SecretStr(token)
-    settings = settings.model_copy(update={"admin_token": secret})
+    settings = served_settings.model_copy(update={"admin_token": secret})
     with TestClient(create_app(settings)) as client:
         assert client.post("/admin/reload").status_code == 403
         response = client.post("/admin/reload", headers={"Authorization": "Bearer "})
         assert response.status_code == 403
 
 
-def test_openapi_documents_every_endpoint(client: TestClient) -> None:
-    paths = set(client.get("/openapi.json").json()["paths"])
+def test_openapi_documents_every_endpoint(served_client: TestClient) -> None:
+    paths = set(served_client.get("/openapi.json").json()["paths"])
     assert paths == {
         "/health",
         "/ready",

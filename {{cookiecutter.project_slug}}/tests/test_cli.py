@@ -151,25 +151,25 @@ def test_a_non_utf8_table_is_one_line(
     assert "not UTF-8 text" in result.stderr and "save it as UTF-8" in result.stderr
 
 
-def test_models_list_marks_the_champion(cli: CliRunner, registry: ModelRegistry) -> None:
-    result = cli.invoke(app, ["models", "list"])
+def test_models_list_marks_the_champion(served_cli: CliRunner) -> None:
+    result = served_cli.invoke(app, ["models", "list"])
     assert result.exit_code == 0
     assert "* │ v1" in result.stdout
 
 
-def test_evaluate(cli: CliRunner, registry: ModelRegistry) -> None:
-    result = cli.invoke(app, ["evaluate"])
+def test_evaluate(served_cli: CliRunner, served_settings: Settings) -> None:
+    result = served_cli.invoke(app, ["evaluate"])
     assert result.exit_code == 0
-    metrics = registry.metadata("v1").metrics
+    metrics = open_registry(served_settings).metadata("v1").metrics
     assert all(name in result.stdout for name in metrics)
 
 
 def test_predict_prints_one_json_line_per_record(
-    cli: CliRunner, registry: ModelRegistry, features: pd.DataFrame, tmp_path: Path
+    served_cli: CliRunner, features: pd.DataFrame, tmp_path: Path
 ) -> None:
     path = tmp_path / "input.csv"
     features.head(5).to_csv(path, index=False)
-    result = cli.invoke(app, ["predict", str(path)])
+    result = served_cli.invoke(app, ["predict", str(path)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 5
@@ -177,12 +177,12 @@ def test_predict_prints_one_json_line_per_record(
 
 
 def test_predict_writes_an_output_csv_and_reads_json(
-    cli: CliRunner, registry: ModelRegistry, record: Record, tmp_path: Path
+    served_cli: CliRunner, record: Record, tmp_path: Path
 ) -> None:
     source = tmp_path / "input.json"
     source.write_text(json.dumps([record, record]))
     output = tmp_path / "out.csv"
-    result = cli.invoke(app, ["predict", str(source), "--output", str(output)])
+    result = served_cli.invoke(app, ["predict", str(source), "--output", str(output)])
     assert result.exit_code == 0, result.output
     written = pd.read_csv(output)
     assert len(written) == 2
@@ -198,12 +198,12 @@ def test_predict_writes_an_output_csv_and_reads_json(
     ],
 )
 def test_predict_bad_input_is_one_line_and_no_output(
-    cli: CliRunner, registry: ModelRegistry, tmp_path: Path, content: str, message: str
+    served_cli: CliRunner, tmp_path: Path, content: str, message: str
 ) -> None:
     path = tmp_path / ("input.json" if content.startswith("{") else "input.csv")
     path.write_text(content)
     output = tmp_path / "out.csv"
-    result = cli.invoke(app, ["predict", str(path), "--output", str(output)])
+    result = served_cli.invoke(app, ["predict", str(path), "--output", str(output)])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: ") and message in result.stderr

@@ -2,10 +2,12 @@
 and restarted under load; and static checks of the repository (secrets, non-root container).
 """
 
+import contextlib
 import fnmatch
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -19,6 +21,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from prometheus_client.parser import text_string_to_metric_families
 from schemathesis import Case, GenerationMode
 from schemathesis.schemas import BaseSchema
 
@@ -41,12 +44,15 @@ from .helpers import (
     server_env,
     start_server,
     train_champion,
+    wait_until,
 )
 
 CLIENTS = 8
 EXAMPLES = 30  # per operation and phase: the schema-driven test takes seconds, not minutes
 PREDICT_PATHS = {"/predict", "/predict/batch"}
 SCOREABLE = 1e6  # |value| up to which any record of the training range must be accepted
+BODY_TIMEOUT = 2.0
+MB = 1024 * 1024
 
 
 # Schema-driven tests (Schemathesis) against one real server
@@ -58,7 +64,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Sett
     root = tmp_path_factory.mktemp("api")
     config = isolated_settings(root)
     train_champion(config, load_dataset(config))
-    server = start_server(server_env(config, free_port()), root / "server.log")
+    env = server_env(config, free_port()) | {"APP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT)}
+    server = start_server(env, root / "server.log")
     yield server, config
     server.stop(signal.SIGTERM)
 
@@ -160,6 +167,72 @@ def test_the_admin_token_is_required_and_never_leaks(api: tuple[Server, Settings
         for path in ("/health", "/ready", "/model", "/metrics", "/openapi.json"):
             assert token not in client.get(path).text, path
     assert token not in server.log_path.read_text(encoding="utf-8")
+
+
+# Request limits, on a real socket
+
+
+def raw_request(server: Server, head: str) -> socket.socket:
+    """A connection to ``server`` that has sent ``head`` (request line and headers)."""
+    url = httpx.URL(server.base_url)
+    connection = socket.create_connection((url.host, url.port), timeout=10 * BODY_TIMEOUT)
+    connection.sendall(f"{head}\r\nHost: {url.host}\r\n\r\n".encode())
+    return connection
+
+
+def counted(server: Server, status: int) -> float:
+    """How many /predict/batch requests the server answered with ``status``."""
+    labels = {"method": "POST", "path": "/predict/batch", "status": str(status)}
+    metrics = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "http_requests_total" and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """A memory figure of process ``pid`` from /proc (VmRSS: now, VmHWM: peak), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0])
+    raise AssertionError(f"/proc/{pid}/status has no {field}")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from /proc")
+def test_a_huge_streamed_body_is_413_without_the_server_holding_it(
+    api: tuple[Server, Settings],
+) -> None:
+    server, config = api
+    pid = server.process.pid
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart the peak-memory count (VmHWM)
+    rss_before = memory_kib(pid, "VmRSS")
+    before = counted(server, 413)
+    sent = 0
+    connection = raw_request(server, "POST /predict/batch HTTP/1.1\r\nTransfer-Encoding: chunked")
+    with connection, contextlib.suppress(OSError):  # should the server hang up after refusing
+        chunk = b" " * MB
+        while sent < 100 * MB:
+            connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            sent += len(chunk)
+    wait_until(lambda: counted(server, 413) == before + 1, "the 413 to be counted")
+    assert sent > 10 * config.body_limit  # ten times the limit, refused all the same
+    peak_growth_mb = (memory_kib(pid, "VmHWM") - rss_before) / 1024
+    assert peak_growth_mb < 50, f"the server's memory grew {peak_growth_mb:.0f} MB"
+
+
+@pytest.mark.e2e
+def test_a_stalled_body_is_408(api: tuple[Server, Settings]) -> None:
+    server, _ = api
+    head = "POST /predict HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1000"
+    with raw_request(server, head) as connection:
+        connection.sendall(b'{"features": {')
+        started = time.monotonic()
+        answer = connection.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert BODY_TIMEOUT <= time.monotonic() - started < 5 * BODY_TIMEOUT
 
 
 # Load, kills and restarts

@@ -20,6 +20,8 @@ DatasetName = Literal["churn", "breast_cancer", "wine", "iris", "csv"]
 
 DatasetName = Literal["diabetes", "csv"]
 {%- endif %}
+BODY_BYTES_PER_RECORD = 4096
+"""Room per record of a full batch in the default body limit (a record of ~100 features)."""
 ColumnRule = Literal["numeric", "categorical", "boolean", "exclude"]
 """What ``APP_FEATURE_KINDS`` can make of a column: force a feature kind, or exclude it."""
 
@@ -63,6 +65,13 @@ class Settings(BaseSettings):
     # Requests handled at once before the server answers 503 (None: no limit).
     limit_concurrency: PositiveInt | None = None
     max_batch_size: PositiveInt = 1000
+    # Request bodies larger than this get 413 before they are parsed. Unset: 4 KiB per record
+    # of a full batch, plus 64 KiB (about 4 MB for the default batch size).
+    max_body_bytes: PositiveInt | None = None
+    # A request body still arriving after this many seconds gets 408.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The interactive docs at /docs and /redoc (the schema stays at /openapi.json).
+    docs_enabled: bool = True
     model_poll_seconds: float = Field(default=2.0, gt=0)
     admin_token: SecretStr | None = None
 
@@ -89,6 +98,13 @@ class Settings(BaseSettings):
     # Retraining gate: a challenger is promoted when its score is at least the
     # champion's minus this tolerance (in the units of the primary metric).
     gate_tolerance: float = Field(default=0.0, ge=0)
+
+    @property
+    def body_limit(self) -> int:
+        """The largest request body served: ``APP_MAX_BODY_BYTES``, or what a full batch needs."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return self.max_batch_size * BODY_BYTES_PER_RECORD + 64 * 1024
 
 
 def load_settings() -> Settings:

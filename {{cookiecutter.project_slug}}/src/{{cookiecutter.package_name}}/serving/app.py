@@ -11,14 +11,11 @@ Shutdown stops the watcher and drains the prediction log.
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from {{ cookiecutter.package_name }} import __version__
@@ -29,12 +26,14 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
 )
+from {{ cookiecutter.package_name }}.serving.limits import RequestLimits
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
 from {{ cookiecutter.package_name }}.serving.middleware import RequestObserver
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
 from {{ cookiecutter.package_name }}.serving.openapi import served_openapi
 from {{ cookiecutter.package_name }}.serving.routes import router
 from {{ cookiecutter.package_name }}.serving.state import ServiceState, reload_model
+from {{ cookiecutter.package_name }}.serving.validation import validation_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +77,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Predictions from the champion model, with health, readiness and metrics.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
     )
     app.state.service = state
     app.openapi = lambda: served_openapi(app, state)  # type: ignore[method-assign]
+    # The last added runs first: the observer gives the limits' 413 and 408 a request id and
+    # counts them.
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.body_limit,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
     app.add_middleware(RequestObserver, metrics=metrics)
-    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(RequestValidationError)(validation_error_response)
     app.include_router(router)
     return app
 
@@ -107,24 +115,3 @@ async def _watch_registry(state: ServiceState) -> None:
             pass
         except Exception:  # a bug must not stop the polling: log it and try again
             logger.exception("model reload crashed, serving the previous model if any")
-
-
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    """422 naming each bad field, echoing inputs such as NaN that JSON cannot carry as text."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse(
-        status_code=422,
-        content={"detail": jsonable_encoder(_json_safe(errors))},
-    )
-
-
-def _json_safe(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, bytes):  # a body that is not JSON (or not even text): echo its start
-        return value[:200].decode("utf-8", errors="replace")
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value

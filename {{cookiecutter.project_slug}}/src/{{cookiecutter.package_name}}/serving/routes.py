@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.serving.schemas import (
     ValidationErrorResponse,
 )
 from {{ cookiecutter.package_name }}.serving.state import ServiceState, reload_model
+from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
 router = APIRouter()
 
@@ -34,9 +35,11 @@ Responses = dict[int | str, dict[str, Any]]
 NOT_READY: Responses = {503: {"model": ErrorResponse, "description": "No model loaded yet"}}
 BAD_BODY: Responses = {
     400: {"model": ErrorResponse, "description": "The body is not JSON"},
+    408: {"model": ErrorResponse, "description": "The body arrived too slowly"},
+    413: {"model": ErrorResponse, "description": "The body is over APP_MAX_BODY_BYTES"},
     422: {
         "model": ValidationErrorResponse,
-        "description": "Invalid records: each error names its field",
+        "description": f"Invalid records: each error names its field (the first {MAX_ERRORS})",
     },
 }
 ADMIN: Responses = {

@@ -48,9 +48,10 @@ class ValidationError(BaseModel):
 
 
 class ValidationErrorResponse(BaseModel):
-    """A 422: every invalid field of the request."""
+    """A 422: the invalid fields of the request (at most 20), and how many there are."""
 
     detail: list[ValidationError]
+    error_count: int
 
 
 class HealthResponse(BaseModel):
