@@ -1,5 +1,6 @@
 """Benchmarks: figures to compare side by side on this machine, not pass/fail tests.
 
+0. Start-up: ``COMMAND --help`` (the goal: under 1 s), next to ``python -c pass``.
 1. ``/predict`` requests/s and p50/p99 latency of the real app (``serve``), next to two bare
    FastAPI endpoints served with the same uvicorn settings: one that runs the same fitted
    pipeline on a one-row array (the goal: at least 0.9x of it), one that returns a constant.
@@ -124,6 +125,26 @@ class JobResult:
     seconds: float
     peak_mb: float  # peak resident memory of the whole process
     flagged: int  # columns found drifted
+
+
+# --- 0: start-up ----------------------------------------------------------------------------
+
+
+def bench_startup() -> list[Figure]:
+    """``--help`` against the bare interpreter's start, best of three each."""
+    progress("start-up: --help")
+
+    def best_of_three(command: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    help_seconds = best_of_three([CLI, "--help"])
+    bare_seconds = best_of_three([sys.executable, "-c", "pass"])
+    return [Figure("`--help` seconds (goal < 1)", help_seconds, "python -c pass", bare_seconds)]
 
 
 # --- Load generators -------------------------------------------------------------------
@@ -621,6 +642,7 @@ def main() -> None:
     # No .env in the temporary folder, and every file the benchmark writes lands there.
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir, contextlib.chdir(workdir):
         figures = [
+            *bench_startup(),
             *bench_api(plan, client, notes),
             *bench_drift(plan),
             *bench_venv(),

@@ -3,6 +3,7 @@
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,20 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.strip() == __version__
+
+
+def test_help_imports_none_of_the_heavy_libraries() -> None:
+    """`--help` stays instant: each command imports pandas, MLflow and the rest when it runs."""
+    heavy = ["pandas", "sklearn", "mlflow", "evidently", "uvicorn", "sqlalchemy"]
+    check = (
+        "import sys\n"
+        "from {{ cookiecutter.package_name }}.cli import app\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings) -> None:
@@ -233,6 +248,28 @@ def test_invalid_setting_names_the_variable(
     assert result.stderr.startswith("error: invalid setting APP_TEST_SIZE:")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "Could not parse SQLAlchemy URL"),
+        ("postgresql+nosuchdriver://db/x", "Can't load plugin"),
+        ("postgresql+pg8000://db/x", "No module named 'pg8000'"),
+        ("sqlite:///{tmp}/a file/log.db", "cannot create"),
+    ],
+    ids=["not-a-url", "unknown-driver", "uninstalled-driver", "unwritable-folder"],
+)
+def test_serve_with_a_bad_database_url_is_one_line(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, message: str
+) -> None:
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv("APP_DATABASE_URL", url.format(tmp=tmp_path))
+    result = cli.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: invalid setting APP_DATABASE_URL: ")
+    assert message in result.stderr
+
+
 def test_promote_and_rollback(cli: CliRunner, registry: ModelRegistry) -> None:
     cli.invoke(app, ["train"])
     assert cli.invoke(app, ["promote", "v2", "--reason", "drill"]).stdout == "v2 is the champion\n"
@@ -306,6 +343,56 @@ def test_monitor_errors_exit_1_without_reports(
     assert not settings.reports_dir.exists()
 
 
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder path that cannot be created, even by root: its parent is a file."""
+    parent = tmp_path / "a file"
+    parent.write_text("not a folder")
+    return parent / "reports"
+
+
+def test_an_unwritable_reports_folder_is_one_line_after_the_verdict(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    features: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calm = tmp_path / "calm.csv"
+    traffic(registry.load_champion(), features, 300).to_csv(calm, index=False)
+    reports = unwritable_folder(tmp_path)
+    monkeypatch.setenv("APP_REPORTS_DIR", str(reports))
+    result = cli.invoke(app, ["monitor", "--input", str(calm)])
+    assert result.exit_code == 1
+    assert "no drift:" in result.stdout  # the verdict is not lost
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: cannot write the reports to APP_REPORTS_DIR={reports}: Not a directory"
+    ]
+
+
+@pytest.mark.e2e
+def test_monitor_every_survives_failed_checks(
+    env: dict[str, str], registry: ModelRegistry, features: pd.DataFrame, tmp_path: Path
+) -> None:
+    calm = tmp_path / "calm.csv"
+    traffic(registry.load_champion(), features, 300).to_csv(calm, index=False)
+    log = tmp_path / "monitor.log"
+    env = {**env, "APP_REPORTS_DIR": str(unwritable_folder(tmp_path))}
+    command = [CLI, "monitor", "--input", str(calm), "--every", "0.2"]
+    with log.open("w") as stderr:
+        monitor = subprocess.Popen(command, env=env, stderr=stderr, text=True)
+    try:
+        failed = "error: cannot write the reports to APP_REPORTS_DIR="
+        wait_until(lambda: log.read_text().count(failed) >= 2, "two failed checks", timeout=90)
+        assert monitor.poll() is None  # still on schedule
+        monitor.send_signal(signal.SIGTERM)
+        assert monitor.wait(timeout=10) == 0
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
+
+
 def test_monitor_reads_the_prediction_log(cli: CliRunner, registry: ModelRegistry) -> None:
     result = cli.invoke(app, ["monitor", "--hours", "1"])
     assert result.exit_code == 4
@@ -323,7 +410,7 @@ def test_monitor_every_beats_after_each_check_and_stops_on_sigterm(
         [CLI, "monitor", "--every", "3600"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_until(heartbeat.exists, "the monitor's first heartbeat")
+        wait_until(heartbeat.exists, "the monitor's first heartbeat", timeout=90)
         monitor.send_signal(signal.SIGTERM)
         assert monitor.wait(timeout=10) == 0
     finally:

@@ -1,5 +1,6 @@
 """The prediction log: batched background writes, no loss on shutdown, outages survive."""
 
+import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,22 @@ def test_a_full_queue_drops_and_counts(engine: Engine) -> None:
     logger.log(rows(5))  # not started: nothing drains the queue
     assert sum(dropped) == 2
     assert logger.pending == 3
+
+
+def test_dropped_rows_are_logged_at_most_every_ten_seconds(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = PredictionLogger(engine, queue_size=3, batch_size=10, flush_seconds=60)
+    logger.log(rows(5))
+    logger.log(rows(4))  # within 10 s of the warning: counted for the next one
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "prediction log: 2 rows dropped, the write queue is full (APP_LOG_QUEUE_SIZE): "
+        "the drift job sees only part of the traffic"
+    ]
+    logger.close()  # the rest is reported when the logger stops
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and warnings[1].startswith("prediction log: 4 rows dropped")
 
 
 def test_every_served_prediction_is_logged(

@@ -1,6 +1,7 @@
 """Promotion and rollback reach a running app without restarts and without failed requests;
 a broken or unreachable MLflow never takes a loaded model away."""
 
+import logging
 import re
 import threading
 
@@ -69,8 +70,9 @@ def test_promote_and_rollback_under_load(
 
 
 def test_a_broken_champion_keeps_the_old_model_serving(
-    registry: ModelRegistry, settings: Settings, record: Record
+    registry: ModelRegistry, settings: Settings, record: Record, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     # Only /admin/reload may load: a polling watcher could load v2 before it is corrupted.
     manual_reload_only = settings.model_copy(update={"model_poll_seconds": 3600.0})
     with TestClient(create_app(manual_reload_only)) as client:
@@ -78,13 +80,21 @@ def test_a_broken_champion_keeps_the_old_model_serving(
         registry.promote(v2, reason="test")
         artifact(registry, v2, MODEL_FILE).write_bytes(b"corrupted after promotion")
 
-        reload = client.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-        assert reload.status_code == 409
-        assert "corrupt" in reload.json()["detail"]
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        for _ in range(3):
+            reload = client.post("/admin/reload", headers=admin)
+            assert reload.status_code == 409
+            assert "corrupt" in reload.json()["detail"]
         response = client.post("/predict", json={"features": record})
         assert response.status_code == 200
         assert response.json()["model_version"] == "v1"
-        assert 'model_reloads_total{outcome="failed"} 1.0' in client.get("/metrics").text
+        assert 'model_reloads_total{outcome="failed"} 3.0' in client.get("/metrics").text
+
+        registry.rollback(reason="v2 is corrupt")
+        assert client.post("/admin/reload", headers=admin).json()["changed"] is False
+    failures = caplog.text.count("model reload failed, serving the previous model if any")
+    assert failures == 1, caplog.text  # logged when reloads broke, not at every attempt
+    assert caplog.text.count("model reload recovered after: model v2") == 1
 
 
 def failed_reloads(client: TestClient) -> float:

@@ -5,6 +5,8 @@ Results go to standard output; progress and errors go to standard error. Expecte
 (bad data, missing model, bad setting) print one line and exit 1.
 """
 
+from __future__ import annotations  # type hints of heavy classes are never evaluated
+
 import os
 import signal
 import sys
@@ -15,45 +17,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
-import pandas as pd
 import typer
-import uvicorn
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.data import Dataset, load_dataset, read_table
 from {{ cookiecutter.package_name }}.errors import AppError, DataError
-from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
-from {{ cookiecutter.package_name }}.examples import write_examples
-from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, open_registry
-from {{ cookiecutter.package_name }}.io.tracking import register_trained
-from {{ cookiecutter.package_name }}.model import ModelMetadata
-from {{ cookiecutter.package_name }}.monitoring.retraining import (
-    GateDecision,
-    challenge,
-    skip_unchanged_data,
-)
-from {{ cookiecutter.package_name }}.monitoring.traffic import (
-    TrafficResult,
-    parse_shifts,
-    sample_records,
-    send,
-    shifts_for_share,
-)
-from {{ cookiecutter.package_name }}.schema import FeatureSchema
-from {{ cookiecutter.package_name }}.train import (
-    Split,
-    feature_schema,
-    fit_model,
-    split_dataset,
-)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from {{ cookiecutter.package_name }}.data import Dataset
+    from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
+    from {{ cookiecutter.package_name }}.model import ModelMetadata
+    from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision
+    from {{ cookiecutter.package_name }}.schema import FeatureSchema
+    from {{ cookiecutter.package_name }}.train import Split
+
+# Each command imports what it needs when it runs: pandas, scikit-learn, MLflow, Evidently
+# and uvicorn take seconds to import, and `--help` needs none of them.
 
 app = typer.Typer(
     help="Train, serve and monitor the {{ cookiecutter.project_slug }} model.",
@@ -115,6 +101,8 @@ def main(
 
 def load_data(settings: Settings) -> Dataset:
     """Load the configured dataset, showing progress."""
+    from {{ cookiecutter.package_name }}.data import load_dataset
+
     with step(f"Loading the {settings.dataset} dataset"):
         return load_dataset(settings)
 
@@ -126,6 +114,10 @@ def train_challenger(
 
     The new version is the ``challenger``, not yet promoted.
     """
+    from {{ cookiecutter.package_name }}.examples import write_examples
+    from {{ cookiecutter.package_name }}.io.tracking import register_trained
+    from {{ cookiecutter.package_name }}.train import feature_schema, fit_model, split_dataset
+
     schema = feature_schema(dataset, settings)
     kinds = Counter(feature.kind for feature in schema.features)
     stderr.print(
@@ -165,6 +157,8 @@ def train(
     ] = False,
 ) -> None:
     """Train a new model version on the configured dataset."""
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         settings = load_settings()
         registry = open_registry(settings)
@@ -188,6 +182,11 @@ def evaluate_command(
     version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
 ) -> None:
     """Score a model version on the held-out split of the configured dataset."""
+    from {{ cookiecutter.package_name }}.data import load_dataset
+    from {{ cookiecutter.package_name }}.evaluation import evaluate
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+    from {{ cookiecutter.package_name }}.train import split_dataset
+
     with reported_errors():
         settings = load_settings()
         registry = open_registry(settings)
@@ -213,6 +212,11 @@ def predict(
     ] = None,
 ) -> None:
     """Predict every record of a file; print one JSON line per record (or write --output)."""
+    import pandas as pd
+
+    from {{ cookiecutter.package_name }}.data import read_table
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         settings = load_settings()
         registry = open_registry(settings)
@@ -231,8 +235,13 @@ def predict(
 @app.command()
 def serve() -> None:
     """Start the API server (APP_HOST, APP_PORT, APP_WORKERS)."""
+    import uvicorn
+
+    from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine
+
     with reported_errors():
         settings = load_settings()
+        create_db_engine(settings.database_url).dispose()  # a bad URL: one line, not a trace
     uvicorn.run(
         "{{ cookiecutter.package_name }}.serving.app:create_app",
         factory=True,
@@ -246,6 +255,9 @@ def serve() -> None:
 @models_app.command("list")
 def list_models() -> None:
     """List the stored model versions; the champion is marked."""
+    from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         registry = open_registry(load_settings())
         champion = registry.champion()
@@ -277,6 +289,8 @@ def promote(
     ] = False,
 ) -> None:
     """Make a version the champion; running servers switch to it without restarting."""
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         registry = open_registry(load_settings())
         registry.promote(version, reason=reason, allow_schema_change=allow_schema_change)
@@ -288,6 +302,8 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual rollback",
 ) -> None:
     """Serve the previous champion again; running servers switch without restarting."""
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         registry = open_registry(load_settings())
         version = registry.rollback(reason=reason)
@@ -299,6 +315,8 @@ def retrain(
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual retraining",
 ) -> None:
     """Train a challenger and promote it only if it is at least as good as the champion."""
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     with reported_errors():
         settings = load_settings()
         _retrain(settings, open_registry(settings), reason)
@@ -338,10 +356,19 @@ def monitor(
     with reported_errors():
         heartbeat = load_settings().reports_dir / HEARTBEAT
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    while True:
-        _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
-        heartbeat.parent.mkdir(parents=True, exist_ok=True)
-        heartbeat.touch()
+    while True:  # a failed check prints its error line; the schedule goes on
+        try:
+            _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
+        except typer.Exit:  # SIGTERM in the middle of a check
+            raise
+        except Exception as exc:  # even a bug in one check must not stop the schedule
+            typer.secho(f"error: the check crashed: {exc!r}", err=True, fg=typer.colors.RED)
+        try:
+            heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            heartbeat.touch()
+        except OSError as exc:  # no heartbeat: the container turns unhealthy, as it should
+            message = f"error: heartbeat {heartbeat}: {exc.strerror}"
+            typer.secho(message, err=True, fg=typer.colors.RED)
         _between_checks.set()
         time.sleep(every)
         _between_checks.clear()
@@ -390,6 +417,18 @@ def simulate_traffic(
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
 ) -> None:
     """Send records drawn from the dataset to a running server, optionally shifted."""
+    import httpx
+    from rich.progress import Progress
+
+    from {{ cookiecutter.package_name }}.data import load_dataset
+    from {{ cookiecutter.package_name }}.monitoring.traffic import (
+        TrafficResult,
+        parse_shifts,
+        sample_records,
+        send,
+        shifts_for_share,
+    )
+
     with httpx.Client(base_url=url, timeout=30) as client, Progress(console=stderr) as progress:
         with reported_errors():
             schema = _served_schema(client)
@@ -410,6 +449,8 @@ def simulate_traffic(
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
+    from {{ cookiecutter.package_name }}.monitoring.retraining import challenge, skip_unchanged_data
+
     dataset = load_data(settings)
     decision = skip_unchanged_data(registry, dataset.sha256, trigger)
     if decision is None:
@@ -423,8 +464,10 @@ def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateD
 def _monitor_once(
     input_path: Path | None, hours: float | None, max_rows: int | None, *, retrain_on_drift: bool
 ) -> int:
+    from {{ cookiecutter.package_name }}.io.registry import open_registry
+
     try:
-        from {{ cookiecutter.package_name }}.monitoring import drift, window  # noqa: PLC0415
+        from {{ cookiecutter.package_name }}.monitoring import drift, window
     except ImportError as exc:  # the API image leaves the monitoring extra out
         typer.secho(f"error: the monitor needs the monitoring extra ({exc})", err=True)
         return 1
@@ -443,13 +486,12 @@ def _monitor_once(
             frame, span = window.from_csv(input_path, model)
         with step(f"Comparing {len(frame)} rows with the reference of {model.version}"):
             summary, html = drift.detect_drift(reference, frame, model.metadata, settings, span)
-        if html is not None:  # no verdict (too few rows), no report
-            summary = drift.write_reports(summary, html, settings.reports_dir)
-        stdout.print(summary.headline())
+        stdout.print(summary.headline())  # first: the verdict survives a failed report write
         for note in summary.quality_notes():
             stdout.print(f"data quality: {note}")
-        if summary.report_html:
-            stdout.print(f"report: {settings.reports_dir / summary.report_html}")
+        if html is not None:  # no verdict (too few rows), no report
+            summary = drift.write_reports(summary, html, settings.reports_dir)
+            stdout.print(f"report: {settings.reports_dir / str(summary.report_html)}")
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return drift.ExitCode.ERROR
@@ -463,6 +505,10 @@ def _monitor_once(
 
 def _served_schema(client: httpx.Client) -> FeatureSchema:
     """The feature schema of the model the server at ``client`` is serving."""
+    import httpx
+
+    from {{ cookiecutter.package_name }}.schema import FeatureSchema
+
     try:
         response = client.get("/model")
     except httpx.HTTPError as exc:

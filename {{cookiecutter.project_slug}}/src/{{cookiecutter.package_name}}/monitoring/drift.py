@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.errors import DataError, MonitoringError
+from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.window import Window
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
@@ -192,13 +192,26 @@ def detect_drift(
 
 
 def write_reports(summary: DriftSummary, html: str, reports_dir: Path) -> DriftSummary:
-    """Write ``drift-<time>.html`` and ``.json`` (plus ``latest.json``), each atomically."""
+    """Write ``drift-<time>.html`` and ``.json`` (plus ``latest.json``), each atomically.
+
+    A folder that cannot be written is one ConfigError naming APP_REPORTS_DIR, and the files
+    of this report written before the failure are removed.
+    """
     stem = f"drift-{summary.generated_at:%Y%m%dT%H%M%S%fZ}"
-    write_atomic(reports_dir / f"{stem}.html", html)
     summary = summary.model_copy(update={"report_html": f"{stem}.html"})
     payload = summary.model_dump_json(indent=2)
-    write_atomic(reports_dir / f"{stem}.json", payload)
-    write_atomic(reports_dir / "latest.json", payload)
+    written: list[Path] = []
+    try:
+        for name, text in [(f"{stem}.html", html), (f"{stem}.json", payload)]:
+            write_atomic(reports_dir / name, text)
+            written.append(reports_dir / name)
+        write_atomic(reports_dir / "latest.json", payload)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write the reports to APP_REPORTS_DIR={reports_dir}: {exc.strerror or exc}"
+        ) from None
     return summary
 
 

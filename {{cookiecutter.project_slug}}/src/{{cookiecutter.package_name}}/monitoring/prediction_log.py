@@ -33,11 +33,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 
 logger = logging.getLogger(__name__)
+DROP_WARNING_SECONDS = 10.0
+"""Dropped rows are logged at most this often, with their count since the last warning."""
 
 metadata = MetaData()
 predictions = Table(
@@ -55,13 +58,24 @@ LogRow = dict[str, Any]
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder, WAL mode and a busy timeout."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    """An engine for ``url``; SQLite files get their folder, WAL mode and a busy timeout.
+
+    A URL that is not one, names a driver that is not installed, or a SQLite file whose
+    folder cannot be created is one ConfigError naming APP_DATABASE_URL.
+    """
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(url, pool_pre_ping=True)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"invalid setting APP_DATABASE_URL: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"invalid setting APP_DATABASE_URL: cannot create {exc.filename}: {exc.strerror}"
+        ) from None
 
     @event.listens_for(engine, "connect")
     def _configure_sqlite(connection: Any, _record: Any) -> None:
@@ -121,6 +135,9 @@ class PredictionLogger:
         self._on_drop = on_drop
         self._thread: threading.Thread | None = None
         self._table_ready = False
+        self._drops_lock = threading.Lock()
+        self._unreported_drops = 0
+        self._last_drop_warning = -DROP_WARNING_SECONDS
 
     @property
     def pending(self) -> int:
@@ -133,20 +150,42 @@ class PredictionLogger:
         self._thread.start()
 
     def log(self, rows: Iterable[LogRow]) -> None:
-        """Queue rows without blocking; rows that do not fit are dropped and counted."""
+        """Queue rows without blocking; rows that do not fit are dropped, counted and logged."""
+        dropped = 0
         for row in rows:
             try:
                 self._queue.put_nowait(row)
             except queue.Full:
-                self._on_drop(1)
+                dropped += 1
+        if dropped:
+            self._on_drop(dropped)
+            self._warn_of_drops(dropped)
 
     def close(self, timeout: float = 30.0) -> None:
         """Write every queued row, then stop the thread."""
+        self._warn_of_drops(0, force=True)
         if self._thread is None:
             return
         self._queue.put(None)
         self._thread.join(timeout)
         self._thread = None
+
+    def _warn_of_drops(self, dropped: int, *, force: bool = False) -> None:
+        """Log the rows dropped since the last warning, at most every DROP_WARNING_SECONDS."""
+        with self._drops_lock:
+            self._unreported_drops += dropped
+            now = time.monotonic()
+            due = force or now - self._last_drop_warning >= DROP_WARNING_SECONDS
+            if not self._unreported_drops or not due:
+                return
+            count = self._unreported_drops
+            self._unreported_drops = 0
+            self._last_drop_warning = now
+        logger.warning(
+            "prediction log: %d rows dropped, the write queue is full (APP_LOG_QUEUE_SIZE): "
+            "the drift job sees only part of the traffic",
+            count,
+        )
 
     def _run(self) -> None:
         batch: list[LogRow] = []

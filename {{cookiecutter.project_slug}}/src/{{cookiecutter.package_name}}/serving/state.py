@@ -1,7 +1,7 @@
 """What the running service holds: settings, the model, metrics and the prediction log."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from fastapi import Request
@@ -15,6 +15,13 @@ from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class ReloadHealth:
+    """The error of the reloads failing since the last good one (None while they succeed)."""
+
+    failing: str | None = None
+
+
 @dataclass(frozen=True)
 class ServiceState:
     """Everything a request handler needs, created once per app."""
@@ -23,6 +30,7 @@ class ServiceState:
     holder: ModelHolder
     metrics: ServiceMetrics
     prediction_log: PredictionLogger
+    reload_health: ReloadHealth = field(default_factory=ReloadHealth)
 
 
 def get_state(request: Request) -> ServiceState:
@@ -33,14 +41,24 @@ def get_state(request: Request) -> ServiceState:
 def reload_model(state: ServiceState) -> bool:
     """Load a newly promoted champion if there is one; True if the served model changed.
 
-    On failure the current model keeps serving; the error is logged, counted and raised.
+    On failure the current model keeps serving; the error is counted and raised. It is logged
+    once when reloads start failing and once when they recover, not at every poll.
     """
     try:
         changed = state.holder.refresh()
     except RegistryError as exc:
         state.metrics.model_reloads.labels(outcome="failed").inc()
-        logger.error("model reload failed, serving the previous model if any: %s", exc)
+        if state.reload_health.failing is None:
+            logger.error(
+                "model reload failed, serving the previous model if any (counted in "
+                "model_reloads_total, logged again once it recovers): %s",
+                exc,
+            )
+            state.reload_health.failing = str(exc)
         raise
+    if state.reload_health.failing is not None:
+        logger.info("model reload recovered after: %s", state.reload_health.failing)
+        state.reload_health.failing = None
     if changed:
         version = state.holder.current.version
         state.metrics.model_reloads.labels(outcome="loaded").inc()
