@@ -116,7 +116,11 @@ def train_challenger(
     """
     from {{ cookiecutter.package_name }}.examples import write_examples
     from {{ cookiecutter.package_name }}.io.tracking import register_trained
-    from {{ cookiecutter.package_name }}.train import feature_schema, fit_model, split_dataset
+    from {{ cookiecutter.package_name }}.train import (
+        feature_schema,
+        fit_model,
+        split_dataset,
+    )
 
     schema = feature_schema(dataset, settings)
     kinds = Counter(feature.kind for feature in schema.features)
@@ -449,7 +453,10 @@ def simulate_traffic(
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
-    from {{ cookiecutter.package_name }}.monitoring.retraining import challenge, skip_unchanged_data
+    from {{ cookiecutter.package_name }}.monitoring.retraining import (
+        challenge,
+        skip_unchanged_data,
+    )
 
     dataset = load_data(settings)
     decision = skip_unchanged_data(registry, dataset.sha256, trigger)
