@@ -44,7 +44,7 @@ from load_test import (  # noqa: E402
     start_server,
     train_champion,
 )
-from processes import free_port  # noqa: E402
+from processes import free_port, stop  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
 Record = dict[str, FeatureValue]
@@ -71,6 +71,7 @@ __all__ = [
     "server_env",
     "settings_env",
     "start_server",
+    "stop",
     "traffic",
     "train_champion",
     "train_version",

@@ -27,6 +27,7 @@ from .helpers import (
     artifact,
     mixed_table_settings,
     refreshed_data,
+    stop,
     traffic,
     wait_until,
 )
@@ -385,12 +386,9 @@ def test_monitor_every_survives_failed_checks(
         failed = "error: cannot write the reports to APP_REPORTS_DIR="
         wait_until(lambda: log.read_text().count(failed) >= 2, "two failed checks", timeout=90)
         assert monitor.poll() is None  # still on schedule
-        monitor.send_signal(signal.SIGTERM)
-        assert monitor.wait(timeout=10) == 0
     finally:
-        if monitor.poll() is None:
-            monitor.kill()
-            monitor.wait()
+        status = stop(monitor, signal.SIGTERM, timeout=10)  # SIGKILL if it outlives that
+    assert status == 0
 
 
 def test_monitor_reads_the_prediction_log(cli: CliRunner, registry: ModelRegistry) -> None:
@@ -411,11 +409,8 @@ def test_monitor_every_beats_after_each_check_and_stops_on_sigterm(
     )
     try:
         wait_until(heartbeat.exists, "the monitor's first heartbeat", timeout=90)
-        monitor.send_signal(signal.SIGTERM)
-        assert monitor.wait(timeout=10) == 0
     finally:
-        if monitor.poll() is None:
-            monitor.kill()
-            monitor.wait()
+        status = stop(monitor, signal.SIGTERM, timeout=10)  # SIGKILL if it outlives that
+    assert status == 0
     assert monitor.stderr is not None
     assert "monitor: stopped by SIGTERM" in monitor.stderr.read()
