@@ -271,5 +271,5 @@ def summary_table(stdout: str) -> list[list[str]]:
     for line in stdout.splitlines():
         if line.startswith("| ") and not line.startswith("| ---"):
             rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-    assert rows[0] == ["figure", "this project", "baseline", "baseline's value", "ratio"]
+    assert rows[0] == ["figure", "this project", "baseline", "baseline's value", "ratio", "goal"]
     return rows[1:]

@@ -1,6 +1,7 @@
 """The drift job: verdicts on real data, reports written atomically, bad input refused."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -112,6 +113,20 @@ def test_reports_are_complete_files(
     page = (settings.reports_dir / str(written.report_html)).read_text()
     assert page.lstrip().startswith("<!DOCTYPE html>")
     assert schema.names[0] in page
+
+
+def test_only_the_newest_reports_are_kept(
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings
+) -> None:
+    summary, html = run(registry, traffic(registry.load_champion(), features, 600), settings)
+    assert html is not None
+    names = []
+    for _ in range(3):
+        summary = summary.model_copy(update={"generated_at": datetime.now(UTC)})
+        names.append(str(write_reports(summary, html, settings.reports_dir, keep=2).report_html))
+    kept = {path.name for path in settings.reports_dir.iterdir()}
+    newest = [name for html_name in names[1:] for name in (html_name, html_name[:-4] + "json")]
+    assert kept == {*newest, "latest.json"}
 
 
 def test_csv_windows_get_predictions_added(

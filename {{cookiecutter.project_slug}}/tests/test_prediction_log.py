@@ -5,6 +5,7 @@ import os
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -20,6 +21,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     predictions,
     read_predictions,
 )
+from {{ cookiecutter.package_name }}.monitoring.window import from_prediction_log
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
@@ -74,11 +76,49 @@ def test_read_predictions_returns_the_window_oldest_first(engine: Engine) -> Non
     logger.start()
     logger.log([old, *rows(5)])
     logger.close()
-    frame = read_predictions(engine, since=datetime.now(UTC) - timedelta(hours=1), limit=4)
-    assert list(frame["a"]) == [1.0, 2.0, 3.0, 4.0]
-    assert list(frame[PREDICTION_COLUMN]) == ["yes"] * 4
+    frame, logged, lost = read_predictions(
+        engine, since=datetime.now(UTC) - timedelta(hours=1), sample_rows=10
+    )
+    assert (logged, lost) == (5, 0)
+    assert list(frame["a"]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert list(frame[PREDICTION_COLUMN]) == ["yes"] * 5
     assert set(frame.columns) == {"a", "b", PREDICTION_COLUMN, "model_version", "created_at"}
     assert str(frame["created_at"].dt.tz) == "UTC"
+
+
+def test_a_large_window_is_sampled_uniformly_within_the_limit(engine: Engine) -> None:
+    logger = PredictionLogger(engine, queue_size=10_000, batch_size=1000, flush_seconds=60)
+    logger.start()
+    logger.log(rows(3000))
+    logger.close()
+    since = datetime.now(UTC) - timedelta(hours=1)
+    frame, logged, lost = read_predictions(engine, since=since, sample_rows=1000)
+    assert (len(frame), logged, lost) == (1000, 3000, 0)
+    values = list(frame["a"])
+    assert values == sorted(set(values))  # distinct rows, oldest first
+    thirds = pd.cut(frame["a"], [-1, 999, 1999, 2999]).value_counts()
+    assert thirds.between(250, 420).all()  # each third of the window: about 333 rows
+    again, _, _ = read_predictions(engine, since=since, sample_rows=1000)
+    assert list(again["a"]) == values  # the same seed, the same sample
+
+
+def test_rows_lost_by_the_log_are_recorded_and_reported(engine: Engine) -> None:
+    logger = PredictionLogger(engine, queue_size=3, batch_size=10, flush_seconds=60)
+    logger.log(rows(5))  # not started: 2 rows do not fit
+    logger.start()
+    logger.close()  # writes the 3 rows, and the count of the 2 others
+    frame, logged, lost = read_predictions(
+        engine, since=datetime.now(UTC) - timedelta(hours=1), sample_rows=100
+    )
+    assert (len(frame), logged, lost) == (3, 3, 2)
+    url = engine.url.render_as_string(hide_password=False)
+    _frame, window = from_prediction_log(url, hours=1, sample_rows=2)
+    assert (window.logged_rows, window.lost_rows, window.sampled_rows) == (3, 2, 2)
+    assert window.traffic_share_seen == pytest.approx(0.4)
+    assert window.coverage() == (
+        "traffic seen: 2 rows sampled of 3 logged and 2 lost by the log (40.0% of the "
+        "predictions in the window)"
+    )
 
 
 def test_a_database_outage_is_counted_not_raised() -> None:

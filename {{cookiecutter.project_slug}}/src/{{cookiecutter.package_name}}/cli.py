@@ -253,6 +253,7 @@ def serve() -> None:
         port=settings.port,
         workers=settings.workers,
         limit_concurrency=settings.limit_concurrency,
+        access_log=settings.access_log,
     )
 
 
@@ -336,7 +337,8 @@ def monitor(
         float | None, typer.Option(help="Window length. Default: APP_DRIFT_WINDOW_HOURS.")
     ] = None,
     max_rows: Annotated[
-        int | None, typer.Option(help="Newest rows to use. Default: APP_DRIFT_MAX_ROWS.")
+        int | None,
+        typer.Option(help="Rows to sample from the window. Default: APP_DRIFT_MAX_ROWS."),
     ] = None,
     retrain_on_drift: Annotated[
         bool, typer.Option("--retrain", help="On drift, retrain and gate a challenger.")
@@ -494,10 +496,14 @@ def _monitor_once(
         with step(f"Comparing {len(frame)} rows with the reference of {model.version}"):
             summary, html = drift.detect_drift(reference, frame, model.metadata, settings, span)
         stdout.print(summary.headline())  # first: the verdict survives a failed report write
+        if coverage := span.coverage():
+            stdout.print(coverage)
         for note in summary.quality_notes():
             stdout.print(f"data quality: {note}")
         if html is not None:  # no verdict (too few rows), no report
-            summary = drift.write_reports(summary, html, settings.reports_dir)
+            summary = drift.write_reports(
+                summary, html, settings.reports_dir, settings.reports_keep
+            )
             stdout.print(f"report: {settings.reports_dir / str(summary.report_html)}")
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)

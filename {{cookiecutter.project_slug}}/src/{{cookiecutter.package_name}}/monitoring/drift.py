@@ -11,6 +11,7 @@ shares are data-quality problems upstream. Each run writes an HTML report for pe
 JSON summary for machines, both atomically.
 """
 
+import contextlib
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -191,11 +192,14 @@ def detect_drift(
     return summary, snapshot.get_html_str(as_iframe=False)
 
 
-def write_reports(summary: DriftSummary, html: str, reports_dir: Path) -> DriftSummary:
+def write_reports(
+    summary: DriftSummary, html: str, reports_dir: Path, keep: int = 100
+) -> DriftSummary:
     """Write ``drift-<time>.html`` and ``.json`` (plus ``latest.json``), each atomically.
 
-    A folder that cannot be written is one ConfigError naming APP_REPORTS_DIR, and the files
-    of this report written before the failure are removed.
+    Then only the newest ``keep`` runs' reports stay (APP_REPORTS_KEEP). A folder that
+    cannot be written is one ConfigError naming APP_REPORTS_DIR, and the files of this
+    report written before the failure are removed.
     """
     stem = f"drift-{summary.generated_at:%Y%m%dT%H%M%S%fZ}"
     summary = summary.model_copy(update={"report_html": f"{stem}.html"})
@@ -212,7 +216,20 @@ def write_reports(summary: DriftSummary, html: str, reports_dir: Path) -> DriftS
         raise ConfigError(
             f"cannot write the reports to APP_REPORTS_DIR={reports_dir}: {exc.strerror or exc}"
         ) from None
+    prune_reports(reports_dir, keep)
     return summary
+
+
+def prune_reports(reports_dir: Path, keep: int) -> list[Path]:
+    """Delete the reports of all but the newest ``keep`` runs; return the deleted files."""
+    runs = sorted(reports_dir.glob("drift-*.json"), reverse=True)  # names sort by time
+    deleted = []
+    for report in runs[keep:]:
+        for path in (report, report.with_suffix(".html")):
+            with contextlib.suppress(FileNotFoundError):  # another run pruned it first
+                path.unlink()
+                deleted.append(path)
+    return deleted
 
 
 def _run_report(

@@ -1,6 +1,9 @@
 """Prometheus metrics of the service, exposed at ``GET /metrics``."""
 
-from collections.abc import Mapping
+{% if cookiecutter.task == "classification" -%}
+from collections import Counter as TallyCounter
+{% endif -%}
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram{{ ", Summary" if cookiecutter.task == "regression" else "" }}, generate_latest
 
@@ -86,12 +89,15 @@ class ServiceMetrics:
         self.model_info.clear()
         self.model_info.labels(version=version).set(1)
 
-    def count_prediction(self, model_version: str, output: {{ "str" if cookiecutter.task == "classification" else "float" }}) -> None:
-        """Count one served prediction."""
+    def count_predictions(self, model_version: str, outputs: Iterable[{{ "str" if cookiecutter.task == "classification" else "float" }}]) -> None:
+        """Count the predictions of one request (a label's counter moves once per request)."""
 {%- if cookiecutter.task == "classification" %}
-        self.predictions.labels(model_version=model_version, label=output).inc()
+        for label, count in TallyCounter(outputs).items():
+            self.predictions.labels(model_version=model_version, label=label).inc(count)
 {%- else %}
-        self.predictions.labels(model_version=model_version).observe(output)
+        summary = self.predictions.labels(model_version=model_version)
+        for output in outputs:
+            summary.observe(output)
 {%- endif %}
 
     def count_inputs(self, missing: Mapping[str, int], unknown: Mapping[str, int]) -> None:

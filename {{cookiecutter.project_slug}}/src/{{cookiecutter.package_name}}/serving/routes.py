@@ -1,5 +1,6 @@
 """The API endpoints."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -148,10 +149,10 @@ def _predict_and_log(
         ) from None
     request_id: str = request.state.request_id
     state.metrics.count_inputs(parsed.missing, parsed.unknown)
-    for prediction in predictions:
-        state.metrics.count_prediction(model.version, prediction.prediction)
+    state.metrics.count_predictions(model.version, (p.prediction for p in predictions))
+    created_at = datetime.now(UTC)  # one time for the request's rows
     state.prediction_log.log(
-        log_row(request_id, model.version, record, prediction.prediction)
+        log_row(request_id, model.version, record, prediction.prediction, created_at)
         for record, prediction in zip(parsed.logged, predictions, strict=True)
     )
     return predictions

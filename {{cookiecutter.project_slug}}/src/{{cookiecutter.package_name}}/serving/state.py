@@ -1,5 +1,6 @@
 """What the running service holds: settings, the model, metrics and the prediction log."""
 
+import gc
 import logging
 from dataclasses import dataclass, field
 from typing import cast
@@ -43,6 +44,11 @@ def reload_model(state: ServiceState) -> bool:
 
     On failure the current model keeps serving; the error is counted and raised. It is logged
     once when reloads start failing and once when they recover, not at every poll.
+
+    After a swap, every object alive (the libraries, the new model) is frozen out of the
+    garbage collector's scans (``gc.freeze``): a full collection walks ~300,000 objects here,
+    about 0.25 s, and batch requests allocate enough to start one every few requests. Frozen
+    objects are still freed by reference counting when the model is swapped out.
     """
     try:
         changed = state.holder.refresh()
@@ -64,4 +70,5 @@ def reload_model(state: ServiceState) -> bool:
         state.metrics.model_reloads.labels(outcome="loaded").inc()
         state.metrics.set_model_version(version)
         logger.info("serving model %s", version)
+        gc.freeze()
     return changed
