@@ -1,11 +1,13 @@
 """The command line, as a learner and cron use it: output, exit codes, one-line errors."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -25,6 +27,7 @@ from .helpers import (
     CLI,
     Record,
     artifact,
+    free_port,
     mixed_table_settings,
     refreshed_data,
     stop,
@@ -378,7 +381,12 @@ def test_monitor_every_survives_failed_checks(
     calm = tmp_path / "calm.csv"
     traffic(registry.load_champion(), features, 300).to_csv(calm, index=False)
     log = tmp_path / "monitor.log"
-    env = {**env, "APP_REPORTS_DIR": str(unwritable_folder(tmp_path))}
+    port = free_port()
+    env = {
+        **env,
+        "APP_REPORTS_DIR": str(unwritable_folder(tmp_path)),
+        "APP_MONITOR_METRICS_PORT": str(port),
+    }
     command = [CLI, "monitor", "--input", str(calm), "--every", "0.2"]
     with log.open("w") as stderr:
         monitor = subprocess.Popen(command, env=env, stderr=stderr, text=True)
@@ -386,6 +394,10 @@ def test_monitor_every_survives_failed_checks(
         failed = "error: cannot write the reports to APP_REPORTS_DIR="
         wait_until(lambda: log.read_text().count(failed) >= 2, "two failed checks", timeout=90)
         assert monitor.poll() is None  # still on schedule
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text  # counted, too
+        failures = re.search(r'^drift_checks_total\{outcome="error"\} (\S+)$', metrics, re.M)
+        assert failures and float(failures.group(1)) >= 2, metrics
+        assert "drift_check_last_success_timestamp_seconds 0.0" in metrics
     finally:
         status = stop(monitor, signal.SIGTERM, timeout=10)  # SIGKILL if it outlives that
     assert status == 0

@@ -2,6 +2,7 @@
 traffic flows over HTTP, the model is promoted under load, and shutdown loses no log rows.
 """
 
+import re
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -83,6 +84,29 @@ def test_promotion_under_load_and_graceful_shutdown_lose_nothing(
     # uvicorn shuts down gracefully, then re-raises the signal: the status is -SIGTERM.
     assert started.stop(signal.SIGTERM) in GRACEFUL_EXIT
     assert logged_rows(settings) == 400
+
+
+def test_two_workers_answer_metrics_for_both(
+    registry: ModelRegistry,
+    env: dict[str, str],
+    serve: Callable[[dict[str, str]], Server],
+    settings: Settings,
+    record: Record,
+) -> None:
+    """APP_WORKERS=2: whichever worker answers /metrics, it counts both workers' requests."""
+    started = serve({**env, "APP_WORKERS": "2"})
+    url = started.base_url
+    for _ in range(40):  # a new connection each: the two workers share them out
+        assert httpx.post(f"{url}/predict", json={"features": record}).status_code == 200
+    for _ in range(8):
+        metrics = httpx.get(f"{url}/metrics").text
+        served = re.search(
+            r'^http_requests_total\{[^}]*path="/predict"[^}]*\} (\S+)$', metrics, re.M
+        )
+        assert served and float(served.group(1)) == 40, metrics
+        assert 'model_info{version="v1"} 1.0' in metrics
+    assert started.stop(signal.SIGTERM) in GRACEFUL_EXIT
+    assert logged_rows(settings) == 40
 
 
 def test_drift_loop_over_http(

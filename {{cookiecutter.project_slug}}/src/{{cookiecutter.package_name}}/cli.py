@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.data import Dataset
     from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
     from {{ cookiecutter.package_name }}.model import ModelMetadata
+    from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
     from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision
     from {{ cookiecutter.package_name }}.schema import FeatureSchema
     from {{ cookiecutter.package_name }}.train import Split
@@ -246,15 +247,37 @@ def serve() -> None:
     with reported_errors():
         settings = load_settings()
         create_db_engine(settings.database_url).dispose()  # a bad URL: one line, not a trace
-    uvicorn.run(
-        "{{ cookiecutter.package_name }}.serving.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        limit_concurrency=settings.limit_concurrency,
-        access_log=settings.access_log,
-    )
+    with _metrics_shared_by_workers(settings.workers):
+        uvicorn.run(
+            "{{ cookiecutter.package_name }}.serving.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            limit_concurrency=settings.limit_concurrency,
+            access_log=settings.access_log,
+        )
+
+
+@contextmanager
+def _metrics_shared_by_workers(workers: int) -> Iterator[None]:
+    """With several workers, an empty folder for Prometheus' multiprocess mode, then removed.
+
+    A PROMETHEUS_MULTIPROC_DIR set by the deployment (an emptyDir, say) is used as it is.
+    """
+    import tempfile
+
+    from {{ cookiecutter.package_name }}.serving.metrics import MULTIPROCESS_DIR
+
+    if workers == 1 or MULTIPROCESS_DIR in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="prometheus-") as folder:
+        os.environ[MULTIPROCESS_DIR] = folder  # the workers, spawned below, inherit it
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 @models_app.command("list")
@@ -347,7 +370,8 @@ def monitor(
         float | None,
         typer.Option(
             help=f"Repeat every N seconds until SIGTERM, touching REPORTS_DIR/{HEARTBEAT} "
-            "after each check (the container's health check reads its age)."
+            "after each check (the container's health check reads its age). With "
+            "APP_MONITOR_METRICS_PORT, serve the checks' Prometheus metrics there."
         ),
     ] = None,
 ) -> None:
@@ -359,16 +383,25 @@ def monitor(
         raise typer.Exit(
             _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
         )
+    from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
+
+    metrics = MonitorMetrics()
     with reported_errors():
-        heartbeat = load_settings().reports_dir / HEARTBEAT
+        settings = load_settings()
+        heartbeat = settings.reports_dir / HEARTBEAT
+        if settings.monitor_metrics_port is not None:
+            metrics.serve(settings.host, settings.monitor_metrics_port)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    while True:  # a failed check prints its error line; the schedule goes on
+    while True:  # a failed check prints its error line and is counted; the schedule goes on
         try:
-            _monitor_once(input_path, hours, max_rows, retrain_on_drift=retrain_on_drift)
+            _monitor_once(
+                input_path, hours, max_rows, retrain_on_drift=retrain_on_drift, metrics=metrics
+            )
         except typer.Exit:  # SIGTERM in the middle of a check
             raise
         except Exception as exc:  # even a bug in one check must not stop the schedule
             typer.secho(f"error: the check crashed: {exc!r}", err=True, fg=typer.colors.RED)
+            metrics.count_failure()
         try:
             heartbeat.parent.mkdir(parents=True, exist_ok=True)
             heartbeat.touch()
@@ -471,7 +504,12 @@ def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateD
 
 
 def _monitor_once(
-    input_path: Path | None, hours: float | None, max_rows: int | None, *, retrain_on_drift: bool
+    input_path: Path | None,
+    hours: float | None,
+    max_rows: int | None,
+    *,
+    retrain_on_drift: bool,
+    metrics: MonitorMetrics | None = None,
 ) -> int:
     from {{ cookiecutter.package_name }}.io.registry import open_registry
 
@@ -479,6 +517,8 @@ def _monitor_once(
         from {{ cookiecutter.package_name }}.monitoring import drift, window
     except ImportError as exc:  # the API image leaves the monitoring extra out
         typer.secho(f"error: the monitor needs the monitoring extra ({exc})", err=True)
+        if metrics is not None:
+            metrics.count_failure()
         return 1
     try:
         settings = load_settings()
@@ -507,7 +547,11 @@ def _monitor_once(
             stdout.print(f"report: {settings.reports_dir / str(summary.report_html)}")
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        if metrics is not None:
+            metrics.count_failure()
         return drift.ExitCode.ERROR
+    if metrics is not None:
+        metrics.record(summary)
     if summary.status == "drift" and retrain_on_drift:
         try:
             _retrain(settings, registry, trigger=f"drift report {summary.report_html}")

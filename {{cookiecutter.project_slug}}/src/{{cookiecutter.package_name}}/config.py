@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     # Each run writes an HTML and a JSON report; only the newest this many runs are kept.
     reports_keep: PositiveInt = 100
+    # `monitor --every` serves its own Prometheus metrics on this port (on APP_HOST); unset: off.
+    monitor_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     drift_window_hours: float = Field(default=24.0, gt=0)
     # The job compares a uniform random sample of at most this many of the window's logged
     # rows, read in chunks, so any window fits in memory. Against a 5,000-row reference,

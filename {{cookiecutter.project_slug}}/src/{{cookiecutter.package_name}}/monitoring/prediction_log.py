@@ -151,14 +151,20 @@ class PredictionLogger:
         flush_seconds: float,
         on_write_error: Callable[[int], None] = lambda _rows: None,
         on_drop: Callable[[int], None] = lambda _rows: None,
+        on_pending: Callable[[int], None] = lambda _rows: None,
     ) -> None:
-        """Configure; nothing runs until :meth:`start`."""
+        """Configure; nothing runs until :meth:`start`.
+
+        The callbacks count rows that failed to write or were dropped, and report the rows
+        waiting (after every write, and at least every ``flush_seconds``).
+        """
         self._engine = engine
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._on_write_error = on_write_error
         self._on_drop = on_drop
+        self._on_pending = on_pending
         self._buffer: list[LogRow] = []
         self._writing = 0  # rows taken from the buffer, not yet written
         self._changed = threading.Condition()
@@ -241,8 +247,10 @@ class PredictionLogger:
                 self._writing = len(rows)
                 closing = self._closing
             for start in range(0, len(rows), self._batch_size):
+                self._on_pending(self.pending)
                 self._write(rows[start : start + self._batch_size])
                 self._writing = max(0, len(rows) - start - self._batch_size)
+            self._on_pending(self.pending)
             if closing:
                 return
 

@@ -54,9 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush_seconds=settings.log_flush_seconds,
             on_write_error=metrics.log_write_errors.inc,
             on_drop=metrics.log_dropped.inc,
+            on_pending=metrics.log_pending.set,
         ),
     )
-    metrics.log_pending.set_function(lambda: state.prediction_log.pending)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,12 +1,30 @@
-"""Prometheus metrics of the service, exposed at ``GET /metrics``."""
+"""Prometheus metrics of the service, exposed at ``GET /metrics``.
 
+With ``APP_WORKERS`` > 1, ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` (Prometheus' multiprocess
+mode): every worker writes its values to files there, and ``/metrics``, whichever worker
+answers it, adds up all of them. Without it, each answer would show one worker's share.
+"""
+
+import os
 {% if cookiecutter.task == "classification" -%}
 from collections import Counter as TallyCounter
 {% endif -%}
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram{{ ", Summary" if cookiecutter.task == "regression" else "" }}, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+{%- if cookiecutter.task == "regression" %}
+    Summary,
+{%- endif %}
+    generate_latest,
+    multiprocess,
+)
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+"""The variable that switches prometheus_client to multiprocess mode (read at its import)."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -58,9 +76,10 @@ class ServiceMetrics:
         )
         self.model_info = Gauge(
             "model_info",
-            "The model version being served (value 1).",
+            "The model version being served (value 1; 0 once swapped out).",
             ["version"],
             registry=self.registry,
+            multiprocess_mode="max",  # 1 while any worker serves it
         )
         self.model_reloads = Counter(
             "model_reloads_total",
@@ -82,12 +101,20 @@ class ServiceMetrics:
             "prediction_log_pending_rows",
             "Prediction log rows waiting to be written.",
             registry=self.registry,
+            multiprocess_mode="livesum",  # all workers' buffers together
         )
+        self._served_version: str | None = None
 
     def set_model_version(self, version: str) -> None:
-        """Report ``version`` as the one being served."""
-        self.model_info.clear()
+        """Report ``version`` as the one being served, and the previous one at 0.
+
+        Not ``clear()``: in multiprocess mode a cleared series would keep its last value in
+        the worker's file.
+        """
+        if self._served_version is not None:
+            self.model_info.labels(version=self._served_version).set(0)
         self.model_info.labels(version=version).set(1)
+        self._served_version = version
 
     def count_predictions(self, model_version: str, outputs: Iterable[{{ "str" if cookiecutter.task == "classification" else "float" }}]) -> None:
         """Count the predictions of one request (a label's counter moves once per request)."""
@@ -108,5 +135,9 @@ class ServiceMetrics:
             self.unknown_categories.labels(feature=feature).inc(count)
 
     def render(self) -> bytes:
-        """All metrics in the Prometheus text format."""
-        return generate_latest(self.registry)
+        """All metrics in the Prometheus text format (of every worker, in multiprocess mode)."""
+        if MULTIPROCESS_DIR not in os.environ:
+            return generate_latest(self.registry)
+        workers = CollectorRegistry()
+        multiprocess.MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
+        return generate_latest(workers)
