@@ -103,18 +103,25 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-def ensure_table(engine: Engine) -> None:
+def ensure_table(engine: Engine, attempts: int = 5) -> None:
     """Create the tables of the log unless they exist.
 
-    Another process (an API replica, the drift job) may create one between SQLAlchemy's check
-    and its CREATE TABLE: that failure is fine when the table is there afterwards.
+    Another process or thread (an API replica, the drift job, the log writer) may be creating
+    them at the same moment, and the database then refuses one of the two (SQLite: "database
+    is locked" or "already exists"). That is fine once the tables are there; until then, try
+    again a few times, briefly.
     """
-    for table in metadata.sorted_tables:
+    for attempt in range(1, attempts + 1):
         try:
-            table.create(engine, checkfirst=True)
+            metadata.create_all(engine)
+            return
         except SQLAlchemyError:
-            if not inspect(engine).has_table(table.name):
+            tables = inspect(engine)
+            if all(tables.has_table(table.name) for table in metadata.sorted_tables):
+                return
+            if attempt == attempts:
                 raise
+            time.sleep(0.1 * attempt)
 
 
 def log_row(
