@@ -502,8 +502,13 @@ def peak_rss_mb() -> float:
         for line in status.read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024 / 1e6
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6  # bytes on macOS
+    return max_rss_mb(resource.RUSAGE_SELF)
+
+
+def max_rss_mb(who: int) -> float:
+    """``getrusage(who).ru_maxrss`` in MB (kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6
 
 
 def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
@@ -605,8 +610,9 @@ def fill_prediction_log(rows: int) -> None:
     now = datetime.now(UTC)
     engine = create_db_engine(settings.database_url)
     ensure_table(engine)
-    for start in range(0, rows, 50_000):
-        chunk = [values[i % len(values)] for i in range(start, min(rows, start + 50_000))]
+    chunk_rows = 50_000  # rows per insert
+    for start in range(0, rows, chunk_rows):
+        chunk = [values[i % len(values)] for i in range(start, min(rows, start + chunk_rows))]
         batch = [
             log_row(
                 "bench",
@@ -625,10 +631,12 @@ def fill_prediction_log(rows: int) -> None:
 def monitor_job() -> JobResult:
     """``monitor`` on the prediction log of the temporary folder: its time and peak memory."""
     started = time.perf_counter()
-    subprocess.run([CLI, "monitor"], env=project_env(), capture_output=True, check=False)
+    command = [CLI, "monitor"]
+    done = subprocess.run(command, env=project_env(), capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # only child: the monitor
-    return JobResult(seconds, peak * 1024 / 1e6 if sys.platform != "darwin" else peak / 1e6, 0)
+    if done.returncode not in (0, 3):  # a verdict, drift or not: anything else measured nothing
+        raise RuntimeError(f"monitor exited {done.returncode}:\n{done.stdout}{done.stderr}")
+    return JobResult(seconds, max_rss_mb(resource.RUSAGE_CHILDREN), 0)  # only child: monitor
 
 
 def bench_monitor(plan: Plan) -> list[Figure]:
