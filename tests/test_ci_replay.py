@@ -10,6 +10,7 @@ from .conftest import copy_project, run
 # Steps the replay runs on every project, and their commands.
 REPLAYED_STEPS = {
     "[lint] Lint": "make lint",
+    "[lint] Alert rules and their tests": "make alerts-check",  # .ci/run installs promtool
     "[typecheck] Type-check": "make typecheck",
     "[test (3.11)] Test": "make test",
     "[security] Static analysis": "make security",

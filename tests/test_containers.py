@@ -3,8 +3,9 @@
 Each project is generated fresh and used as generated: its `make` targets build both images
 from its uv.lock and run its smoke test; then `docker compose up --build --wait` must reach
 healthy (the MLflow tracking server too, answering on its published port), predict, log the
-prediction in PostgreSQL, switch models on a promotion made in the monitor container, and
-`down -v` must leave no volume behind (MLflow's artifact volume included).
+prediction in PostgreSQL, switch models on a promotion made in the monitor container, the
+observability profile's Prometheus must scrape the api and the monitor with the alert rules
+loaded, and `down -v` must leave no volume behind (MLflow's artifact volume included).
 
 Needs an engine with the compose and buildx plugins (`.ci/container-engine` starts one here).
 Images are built for Python 3.11 only: the only base image this machine kind can stand in for.
@@ -95,9 +96,14 @@ class Compose:
     name: str
     port: int
     mlflow_port: int
+    prometheus_port: int
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {"APP_PORT": str(self.port), "MLFLOW_PORT": str(self.mlflow_port)}
+        env = {
+            "APP_PORT": str(self.port),
+            "MLFLOW_PORT": str(self.mlflow_port),
+            "PROMETHEUS_PORT": str(self.prometheus_port),
+        }
         return run(
             ["docker", "compose", "-p", self.name, *args],
             cwd=self.project,
@@ -121,7 +127,8 @@ class Compose:
 @pytest.fixture
 def compose(project: Path) -> Iterator[Compose]:
     """The whole system, up and healthy; always taken down with its volumes."""
-    system = Compose(project, f"{project.name}-{os.getpid()}", free_port(), free_port())
+    ports = free_port(), free_port(), free_port()
+    system = Compose(project, f"{project.name}-{os.getpid()}", *ports)
     try:
         system("up", "--build", "--wait", "--wait-timeout", "300")
         yield system
@@ -184,6 +191,22 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
     drift = compose("exec", "-T", *few_rows, "monitor", *check_examples, check=False)
     assert drift.returncode in {0, 3}, drift.stderr
     assert "report:" in drift.stdout
+
+    # The observability profile's Prometheus scrapes the api and the monitor, with the rules.
+    compose("up", "--detach", "prometheus")
+    prometheus = httpx.Client(base_url=f"http://127.0.0.1:{compose.prometheus_port}", timeout=10)
+
+    def scraped_up() -> set[str]:
+        try:
+            query = prometheus.get("/api/v1/query", params={"query": "up == 1"}).json()
+        except httpx.TransportError:
+            return set()
+        return {series["metric"]["job"] for series in query["data"]["result"]}
+
+    wait_for(lambda: scraped_up() == {"api", "monitor"}, "Prometheus to scrape api and monitor")
+    groups = prometheus.get("/api/v1/rules").json()["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert len(rules) == 9 and all(rule["health"] != "err" for rule in rules), rules
 
     volumes = compose.volumes()  # named and anonymous, of every container of the project
     assert f"{compose.name}_mlartifacts" in volumes, volumes  # MLflow's artifact store

@@ -93,7 +93,9 @@ def test_combination_passes_hadolint_and_compose(
 ) -> None:
     project = rendered[combination_id(answers)]
     run([tool("hadolint"), "Dockerfile"], cwd=project)
-    run([tool("docker-compose"), "-f", "compose.yaml", "config", "--quiet"], cwd=project)
+    compose = [tool("docker-compose"), "-f", "compose.yaml"]
+    run([*compose, "config", "--quiet"], cwd=project)
+    run([*compose, "--profile", "observability", "config", "--quiet"], cwd=project)
 
 
 def test_every_workflow_passes_actionlint(rendered: dict[str, Path]) -> None:

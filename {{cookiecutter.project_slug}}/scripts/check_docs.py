@@ -21,7 +21,9 @@ What exists: the routes of ``create_app()`` (its OpenAPI schema, plus the /docs,
 fields of ``Settings`` and the targets of the ``Makefile``.
 
 Checks: (a) every name either document mentions exists; (b) the architecture document
-mentions every endpoint of the OpenAPI schema and every CLI command. One PASS or FAIL line
+mentions every endpoint of the OpenAPI schema and every CLI command; (c) the runbook has a
+section headed by the name of each alert of ``monitoring/alerts.yml``, and the alert's
+``runbook_url`` links to it. One PASS or FAIL line
 per check, with the reason; the exit status is 1 if any check fails.
 """
 
@@ -44,6 +46,8 @@ from {{ cookiecutter.package_name }}.serving.app import create_app
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = "docs/architecture.md"
 RUNBOOK = "docs/runbook.md"
+ALERTS = "monitoring/alerts.yml"
+HEADING = re.compile(r"^#{2,4} (\S+)$", re.M)
 DOCS = (ARCHITECTURE, RUNBOOK)
 
 ENDPOINT = "endpoint"
@@ -124,6 +128,8 @@ class Project:
     settings: frozenset[str]
     make_targets: frozenset[str]
     """Target names; pattern rules keep their ``%`` (``milestone-%``)."""
+    alerts: Mapping[str, str] = field(default_factory=dict)
+    """Each alert of ``monitoring/alerts.yml`` with its ``runbook_url``."""
 
     def known(self, kind: str) -> frozenset[str]:
         """Every name of ``kind`` that a document may mention."""
@@ -194,7 +200,19 @@ def load_project(root: Path = ROOT) -> Project:
         services=frozenset(compose["services"]),
         settings=frozenset(f"{prefix}{name}".upper() for name in Settings.model_fields),
         make_targets=make_targets((root / "Makefile").read_text("utf-8")),
+        alerts=alert_runbook_urls((root / ALERTS).read_text("utf-8")),
     )
+
+
+def alert_runbook_urls(rules_yaml: str) -> dict[str, str]:
+    """Each alert of a Prometheus rules file, with its ``runbook_url`` ("" if it has none)."""
+    groups = yaml.safe_load(rules_yaml)["groups"]
+    return {
+        rule["alert"]: rule.get("annotations", {}).get("runbook_url", "")
+        for group in groups
+        for rule in group["rules"]
+        if "alert" in rule
+    }
 
 
 def _cli_commands() -> tuple[frozenset[str], frozenset[str]]:
@@ -358,6 +376,26 @@ def check_document(name: str, text: str, project: Project) -> list[Result]:
             results.append(Result(True, f"{name}: every {kind} exists ({len(found)}): {listed}"))
     if name == ARCHITECTURE:
         results += check_coverage(name, mentions, project)
+    if name == RUNBOOK:
+        results += check_alert_sections(name, text, project)
+    return results
+
+
+def check_alert_sections(name: str, text: str, project: Project) -> list[Result]:
+    """(c) Each alert has a section headed by its name, and its runbook_url links there."""
+    headings = set(HEADING.findall(text))
+    results: list[Result] = []
+    for alert, url in sorted(project.alerts.items()):
+        anchor = f"{RUNBOOK}#{alert.lower()}"
+        if alert not in headings:
+            message = f"{name}: alert {alert} of {ALERTS} has no section: add '### {alert}'"
+            results.append(Result(False, message))
+        elif not url.endswith(anchor):
+            message = f"{ALERTS}: alert {alert}: runbook_url {url!r} does not end in {anchor}"
+            results.append(Result(False, message))
+    if not results:
+        count = len(project.alerts)
+        results.append(Result(True, f"{name} has a section for each of the {count} alerts"))
     return results
 
 

@@ -2,9 +2,9 @@
 
 Every ``run:`` step of every job in ``.github/workflows/ci.yml`` runs in order, from the
 project root, with the job's environment. Steps that need GitHub (``uses:`` actions, steps
-guarded by ``if:``) or a Docker engine are listed as skipped, with the reason; so are the
-end-to-end tests (minutes; ``make test-e2e``) unless ``--e2e``. The replay stops at the first
-failing step and names its job and step.
+guarded by ``if:``), a Docker engine, or a tool this machine lacks (promtool) are listed as
+skipped, with the reason; so are the end-to-end tests (minutes; ``make test-e2e``) unless
+``--e2e``. The replay stops at the first failing step and names its job and step.
 
     uv run python scripts/ci_local.py              # replay (make ci)
     uv run python scripts/ci_local.py --job lint   # replay one job (by id or name)
@@ -15,6 +15,7 @@ failing step and names its job and step.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +33,19 @@ COMMAND_SKIPS = [
     (re.compile(r"\$\{\{"), "uses GitHub expressions"),
     (re.compile(r"\bdocker\b|smoke-test"), "needs a Docker engine"),
     (re.compile(r"pip-audit"), "needs the vulnerability database online"),
+    (re.compile(r"\bapt-get\b"), "installs system packages: install them yourself (see the step)"),
     (re.compile(r"make test-e2e"), END_TO_END_SKIPPED),
 ]
 """Why a step whose command matches is skipped here."""
+TOOL_SKIPS = [
+    (
+        re.compile(r"make alerts-check"),
+        "promtool",
+        "install Prometheus (Debian or Ubuntu: sudo apt-get install prometheus; macOS: brew "
+        "install prometheus)",
+    ),
+]
+"""Steps that need a program: skipped, with how to install it, where it is missing."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,9 @@ def _skip_reason(step: dict[str, Any], command: str) -> str | None:
         return f"GitHub action {step['uses']}"
     if "if" in step:
         return "runs on GitHub only (if: " + str(step["if"]) + ")"
+    for pattern, program, how in TOOL_SKIPS:
+        if pattern.search(command) and shutil.which(program) is None:
+            return f"needs {program}: {how}"
     return next((reason for pattern, reason in COMMAND_SKIPS if pattern.search(command)), None)
 
 

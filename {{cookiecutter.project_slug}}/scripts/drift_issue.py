@@ -28,7 +28,7 @@ def issue_body(summary: dict[str, Any], run_url: str) -> str:
 |---|---|---|---|
 {rows}
 
-Reports: {run_url} (artifact `drift-report-*`). Next: docs/runbook.md, section "Drift alert".
+Reports: {run_url} (artifact `drift-report-*`). Next: docs/runbook.md, section "DriftDetected".
 """
 
 

@@ -329,7 +329,7 @@ def milestone_4() -> list[Check]:
 
 
 def milestone_5() -> list[Check]:
-    """The drift loop works on simulated traffic, and the runbook's commands exist."""
+    """The drift loop works, the runbook's commands exist, the alert rules pass their tests."""
     folder = scratch_folder("milestone-5-")
     env = isolated_env(folder)
 
@@ -364,6 +364,10 @@ def milestone_5() -> list[Check]:
         (
             "every command, setting and endpoint in docs/runbook.md exists",
             succeeds(sys.executable, "scripts/check_docs.py", "docs/runbook.md"),
+        ),
+        (
+            "the alert rules fire on the series they should, and only there (make alerts-check)",
+            succeeds("make", "--no-print-directory", "alerts-check"),
         ),
     ]
 

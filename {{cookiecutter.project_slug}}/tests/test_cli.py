@@ -398,6 +398,7 @@ def test_monitor_every_survives_failed_checks(
         failures = re.search(r'^drift_checks_total\{outcome="error"\} (\S+)$', metrics, re.M)
         assert failures and float(failures.group(1)) >= 2, metrics
         assert "drift_check_last_success_timestamp_seconds 0.0" in metrics
+        assert "drift_check_interval_seconds 0.2" in metrics
     finally:
         status = stop(monitor, signal.SIGTERM, timeout=10)  # SIGKILL if it outlives that
     assert status == 0

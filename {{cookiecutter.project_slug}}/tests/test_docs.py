@@ -5,6 +5,7 @@ real docs are checked by `make docs-check` (milestone 4, and a step of the CI li
 broken doc fails that step, not these tests.
 """
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def docs(project: check_docs.Project) -> dict[str, str]:
         "The `monitor` service retrains. Check this page with `make docs-check`.\n\n"
         f"```bash\n{commands}\n{cli} rollback\n```\n"
     )
-    runbook = f"Roll back with `{cli} rollback`.\n"
+    sections = "".join(f"### {alert}\n\nWhat to do.\n\n" for alert in project.alerts)
+    runbook = f"Roll back with `{cli} rollback`.\n\n{sections}"
     return {check_docs.ARCHITECTURE: architecture, check_docs.RUNBOOK: runbook}
 
 
@@ -47,6 +49,7 @@ def test_the_project_is_read(project: check_docs.Project) -> None:
     assert {"api", "monitor", "postgres"} <= project.services
     assert "APP_MODEL_DIR" in project.settings
     assert "docs-check" in project.make_targets
+    assert {"ModelNotReady", "DriftDetected", "DriftJobStale"} <= set(project.alerts)
 
 
 def test_the_docs_pass(project: check_docs.Project, docs: dict[str, str]) -> None:
@@ -96,6 +99,26 @@ def test_an_endpoint_left_out_of_the_architecture_fails(
     text = docs[check_docs.ARCHITECTURE].replace("`/metrics`", "`/health`")
     messages = failures(project, {**docs, check_docs.ARCHITECTURE: text})
     assert messages == [f"{check_docs.ARCHITECTURE}: endpoint /metrics is never mentioned: " + HINT]
+
+
+def test_an_alert_without_its_runbook_section_fails(
+    project: check_docs.Project, docs: dict[str, str]
+) -> None:
+    text = docs[check_docs.RUNBOOK].replace("### DriftJobStale\n", "### Stale drift job\n")
+    messages = failures(project, {**docs, check_docs.RUNBOOK: text})
+    assert messages == [
+        f"{check_docs.RUNBOOK}: alert DriftJobStale of {check_docs.ALERTS} has no section: "
+        "add '### DriftJobStale'"
+    ]
+
+
+def test_an_alert_linking_elsewhere_fails(
+    project: check_docs.Project, docs: dict[str, str]
+) -> None:
+    alerts = {**project.alerts, "DriftDetected": "https://example.com/runbook.md#drift"}
+    moved = dataclasses.replace(project, alerts=alerts)
+    [message] = failures(moved, docs)
+    assert message.startswith(f"{check_docs.ALERTS}: alert DriftDetected: runbook_url ")
 
 
 def test_what_counts_as_a_mention(project: check_docs.Project) -> None:

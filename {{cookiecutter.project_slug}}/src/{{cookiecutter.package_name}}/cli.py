@@ -386,6 +386,7 @@ def monitor(
     from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
 
     metrics = MonitorMetrics()
+    metrics.interval.set(every)
     with reported_errors():
         settings = load_settings()
         heartbeat = settings.reports_dir / HEARTBEAT

@@ -39,6 +39,11 @@ class MonitorMetrics:
             "When the last check that reached a verdict (or too little data) ended.",
             registry=self.registry,
         )
+        self.interval = Gauge(
+            "drift_check_interval_seconds",
+            "The time between checks (monitor --every): DriftJobStale allows two of them.",
+            registry=self.registry,
+        )
         self.drift_detected = Gauge(
             "drift_detected",
             "1 if the last verdict was drift, else 0.",
