@@ -3,7 +3,8 @@
 The live test starts Debian's Prometheus on 127.0.0.1 against a generated API, a second API
 whose champion is corrupt, and ``monitor --every``. Every alert expression and every
 dashboard query is evaluated through Prometheus' HTTP API; then real failures (the corrupt
-champion, shifted traffic, the log database refusing connections) must fire their alerts.
+champion, shifted traffic, labels that stopped matching the model (concept shift), the log
+database refusing connections) must fire their alerts.
 """
 
 import json
@@ -213,6 +214,7 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
         default_project, tmp_path / "healthy", fresh_database(postgres_url, database)
     )
     healthy.root.mkdir()
+    healthy.env["APP_FEEDBACK_TOKEN"] = "live-test"  # noqa: S105 - a test token for /feedback
     broken = deployment(default_project, tmp_path / "broken", f"sqlite:///{tmp_path / 'broken.db'}")
     broken.root.mkdir()
     for target in (healthy, broken):
@@ -239,7 +241,8 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     prometheus.wait_for(  # traffic before the first scrape would make no rate
         "both apis scraped", lambda: len(prometheus.query('up{job="api"} == 1')) == 2
     )
-    healthy.cli("simulate-traffic", "--url", healthy.url, "--records", "1000", "--batch-size", "50")
+    calm = ["simulate-traffic", "--url", healthy.url, "--batch-size", "50", "--labels"]
+    healthy.cli(*calm, "--records", "1000")
     features = httpx.get(f"{healthy.url}/model").json()["feature_schema"]["features"]
     category = next(f for f in features if f["kind"] == "categorical")
     record = json.loads((healthy.root / "examples" / "request.json").read_text())["features"]
@@ -249,7 +252,9 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     assert unknown.status_code == 200, unknown.text
     assert httpx.post(f"{broken.url}/predict", json={"features": record}).status_code == 503
 
-    monitor_args = ["monitor", "--every", "2", "--hours", "1", "--max-rows", "1000"]
+    # Checks every 20 s: DriftJobStale allows two intervals between successes, and a check
+    # takes seconds (more on a loaded machine).
+    monitor_args = ["monitor", "--every", "20", "--hours", "1", "--max-rows", "1000"]
     started(
         subprocess.Popen(
             [healthy.command, *monitor_args],
@@ -279,9 +284,9 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     rules = alert_rules(default_project)
     for rule in rules:
         prometheus.query(rule["expr"])
-    assert {"DriftDetected", "DriftJobStale", "NoTraffic"}.isdisjoint(
-        alert["alertname"] for alert in prometheus.firing()
-    )
+    silent = {"DriftDetected", "DriftJobStale", "NoTraffic", "PerformanceDegraded"}
+    firing = prometheus.firing()
+    assert silent.isdisjoint(alert["alertname"] for alert in firing), firing
 
     # A corrupt champion on a fresh API: up, but no model; its reloads keep failing.
     broken_instance = broken.url.removeprefix("http://")
@@ -301,6 +306,10 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
         "--seed", "7", *shifts,
     )  # fmt: skip
     prometheus.wait_for_alert("DriftDetected", timeout=180)
+
+    # Labels that no longer match the inputs' usual outcome (concept shift): the live check.
+    healthy.cli(*calm, "--records", "2000", "--seed", "5", "--concept-shift", "0.8")
+    prometheus.wait_for_alert("PerformanceDegraded", timeout=180)
 
     # The log database stops taking connections: rows are lost, and counted.
     block_connections(postgres_url, database)

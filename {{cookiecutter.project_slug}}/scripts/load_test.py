@@ -83,6 +83,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["APP_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     if settings.admin_token is not None:
         env["APP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    if settings.feedback_token is not None:
+        env["APP_FEEDBACK_TOKEN"] = settings.feedback_token.get_secret_value()
     return env
 
 

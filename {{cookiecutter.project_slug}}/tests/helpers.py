@@ -47,12 +47,14 @@ from load_test import (  # noqa: E402
 from processes import free_port, stop  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
+FEEDBACK_TOKEN = "test-feedback-token"
 Record = dict[str, FeatureValue]
 """A request record: raw feature values by name."""
 
 __all__ = [
     "ADMIN_TOKEN",
     "CLI",
+    "FEEDBACK_TOKEN",
     "GRACEFUL_EXIT",
     "PROJECT_ROOT",
     "BackgroundLoad",
@@ -112,6 +114,7 @@ def isolated_settings(root: Path) -> Settings:
         database_url=f"sqlite:///{root / 'predictions.db'}",
         reports_dir=root / "reports",
         admin_token=ADMIN_TOKEN,
+        feedback_token=FEEDBACK_TOKEN,
         model_poll_seconds=0.1,
         log_flush_seconds=0.05,
         drift_min_rows=50,

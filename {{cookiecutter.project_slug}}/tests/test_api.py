@@ -256,4 +256,6 @@ def test_openapi_documents_every_endpoint(served_client: TestClient) -> None:
         "/predict",
         "/predict/batch",
         "/admin/reload",
+        "/feedback",
+        "/feedback/batch",
     }

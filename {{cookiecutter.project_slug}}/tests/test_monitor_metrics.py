@@ -9,9 +9,11 @@ from prometheus_client import generate_latest
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
-from {{ cookiecutter.package_name }}.monitoring.drift import detect_drift
+from {{ cookiecutter.package_name }}.monitoring.drift import ExitCode, detect_drift
 from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
+from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.monitoring.window import Window
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
@@ -53,6 +55,38 @@ def test_a_verdict_and_a_failure_are_both_exposed(
     score = sample(metrics, "drift_feature_score{" + f'feature="{shifted}"')
     assert score == pytest.approx(by_name[shifted].score)
     assert f'feature="{PREDICTION_COLUMN}"' in generate_latest(metrics.registry).decode()
+
+
+def test_a_performance_verdict_is_exposed_beside_the_drift_one(
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings
+) -> None:
+    model = registry.load_champion()
+    window = Window(source="test", logged_rows=600, lost_rows=0, sampled_rows=600)
+    current = traffic(model, features, 600)
+    reference = registry.reference(model.version)
+    summary, _html = detect_drift(reference, current, model.metadata, settings, window)
+    live = {name: value / 2 for name, value in model.metadata.metrics.items()}
+    checked = LivePerformance(
+        status="degraded",
+        model_version=model.version,
+        labelled_rows=300,
+        min_labels=200,
+        metric=PRIMARY_METRIC,
+        max_drop=0.2,
+        live=live,
+        held_out=model.metadata.metrics,
+    )
+    summary = summary.model_copy(update={"performance": checked})
+    metrics = MonitorMetrics()
+    metrics.record(summary)
+
+    assert summary.exit_code == ExitCode.PERFORMANCE_DEGRADED
+    assert sample(metrics, "model_performance_degraded ") == 1
+    assert sample(metrics, "model_labelled_predictions ") == 300
+    held_out = model.metadata.metrics[PRIMARY_METRIC]
+    primary = "{" + f'metric="{PRIMARY_METRIC}"' + "}"
+    assert sample(metrics, f"model_held_out_score{primary}") == held_out
+    assert sample(metrics, f"model_live_score{primary}") == held_out / 2
 
 
 def test_the_endpoint_serves_them_and_a_taken_port_is_one_error() -> None:

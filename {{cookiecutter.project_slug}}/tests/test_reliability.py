@@ -32,6 +32,7 @@ from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 from .helpers import (
     ADMIN_TOKEN,
+    FEEDBACK_TOKEN,
     GRACEFUL_EXIT,
     PROJECT_ROOT,
     BackgroundLoad,
@@ -119,11 +120,13 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 )
 def test_every_endpoint_conforms_to_its_schema(case: Case[Any]) -> None:
     """No 5xx; status codes, content types, headers and bodies as documented; bad input 422."""
-    response = case.call()  # without the admin token
+    response = case.call()  # without the admin or feedback token
     STATUSES[case.path, response.status_code] += 1
     case.validate_response(response)
     if case.path == "/admin/reload":
         case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    if case.path.startswith("/feedback"):  # unknown predictions (404) or bad labels (422)
+        case.call_and_validate(headers={"Authorization": f"Bearer {FEEDBACK_TOKEN}"})
     meta = case.meta
     positive = meta is not None and meta.generation.mode is GenerationMode.POSITIVE
     if case.path in PREDICT_PATHS and positive and scoreable(case.body):

@@ -26,7 +26,7 @@ from rich.table import Table
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.errors import AppError, DataError
+from {{ cookiecutter.package_name }}.errors import AppError, ConfigError, DataError
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.data import Dataset
     from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
     from {{ cookiecutter.package_name }}.model import ModelMetadata
+    from {{ cookiecutter.package_name }}.monitoring.drift import DriftSummary
     from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
     from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision
     from {{ cookiecutter.package_name }}.schema import FeatureSchema
@@ -364,7 +365,10 @@ def monitor(
         typer.Option(help="Rows to sample from the window. Default: APP_DRIFT_MAX_ROWS."),
     ] = None,
     retrain_on_drift: Annotated[
-        bool, typer.Option("--retrain", help="On drift, retrain and gate a challenger.")
+        bool,
+        typer.Option(
+            "--retrain", help="On drift or a performance drop, retrain and gate a challenger."
+        ),
     ] = False,
     every: Annotated[
         float | None,
@@ -377,7 +381,10 @@ def monitor(
 ) -> None:
     """Compare recent traffic with the training reference; write HTML and JSON reports.
 
-    Exit status: 0 no drift, 3 drift, 4 not enough data, 1 error.
+    With labels sent back (POST /feedback), also score the champion on its labelled
+    predictions against its held-out metrics.
+
+    Exit status: 0 no drift, 3 drift, 4 not enough data, 5 performance degraded, 1 error.
     """
     if every is None:
         raise typer.Exit(
@@ -455,8 +462,27 @@ def simulate_traffic(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels",
+            help="Send each batch's true labels to /feedback/batch (needs APP_FEEDBACK_TOKEN).",
+        ),
+    ] = False,
+    concept_shift: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="With --labels: change this share of the labels{{ " to another class" if cookiecutter.task == "classification" else " by 3 standard deviations" }}, "
+            "as if the world changed while the inputs did not.",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Send records drawn from the dataset to a running server, optionally shifted."""
+    """Send records drawn from the dataset to a running server, optionally shifted.
+
+    With --labels, their true labels follow, as ground truth comes back in production.
+    """
     import httpx
     from rich.progress import Progress
 
@@ -465,27 +491,46 @@ def simulate_traffic(
         TrafficResult,
         parse_shifts,
         sample_records,
+        sample_truths,
         send,
         shifts_for_share,
     )
 
-    with httpx.Client(base_url=url, timeout=30) as client, Progress(console=stderr) as progress:
+    with reported_errors():
+        settings = load_settings()
+        headers = _feedback_headers(settings) if labels else {}
+    with (
+        httpx.Client(base_url=url, timeout=30, headers=headers) as client,
+        Progress(console=stderr) as progress,
+    ):
         with reported_errors():
             schema = _served_schema(client)
-            features = load_dataset(load_settings()).features
+            dataset = load_dataset(settings)
             specs = [*(shift or []), *shifts_for_share(schema, shift_share or 0.0)]
             shifts = parse_shifts(specs, schema)
             if shifts:
                 stderr.print(f"- shifted: {', '.join(specs)}", markup=False)
-            sample = sample_records(features, schema, records, shifts, seed)
+            sample = sample_records(dataset.features, schema, records, shifts, seed)
+            truths = sample_truths(dataset.target, records, seed, concept_shift) if labels else None
         task = progress.add_task(f"Sending {records} records to {url}", total=records)
         result = TrafficResult()
-        for result in send(client, sample, batch_size):
+        for result in send(client, sample, batch_size, truths):
             progress.update(task, completed=result.records)
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(result.status_counts.items()))
-    stdout.print(f"sent {result.records} records in {result.requests} requests ({statuses})")
+    labelled = f", {result.labels} labelled" if labels else ""
+    stdout.print(
+        f"sent {result.records} records in {result.requests} requests ({statuses}){labelled}"
+    )
     if result.failed:
         raise typer.Exit(1)
+
+
+def _feedback_headers(settings: Settings) -> dict[str, str]:
+    """The Authorization header of the feedback endpoints, from APP_FEEDBACK_TOKEN."""
+    token = settings.feedback_token.get_secret_value() if settings.feedback_token else ""
+    if not token:
+        raise ConfigError("--labels needs APP_FEEDBACK_TOKEN: the server's feedback token")
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
@@ -539,6 +584,8 @@ def _monitor_once(
         stdout.print(summary.headline())  # first: the verdict survives a failed report write
         if coverage := span.coverage():
             stdout.print(coverage)
+        if input_path is None:  # labels live in the prediction log's database
+            summary = _with_performance(summary, settings, model.metadata)
         for note in summary.quality_notes():
             stdout.print(f"data quality: {note}")
         if html is not None:  # no verdict (too few rows), no report
@@ -553,12 +600,38 @@ def _monitor_once(
         return drift.ExitCode.ERROR
     if metrics is not None:
         metrics.record(summary)
-    if summary.status == "drift" and retrain_on_drift:
-        try:
-            _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
-        except AppError as exc:  # the verdict stands: exit 3 tells cron that drift was found
-            typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
+    if retrain_on_drift:
+        _retrain_after(summary, settings, registry)
     return summary.exit_code
+
+
+def _retrain_after(summary: DriftSummary, settings: Settings, registry: ModelRegistry) -> None:
+    """On drift or a performance drop, retrain behind the gate; a failure leaves the verdict."""
+    from {{ cookiecutter.package_name }}.monitoring.drift import ExitCode
+
+    if summary.exit_code not in (ExitCode.DRIFT, ExitCode.PERFORMANCE_DEGRADED):
+        return
+    try:
+        _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
+    except AppError as exc:  # the verdict stands: its exit code tells cron what was found
+        typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
+
+
+def _with_performance(
+    summary: DriftSummary, settings: Settings, model: ModelMetadata
+) -> DriftSummary:
+    """``summary`` with the champion's live performance on labelled traffic, printed."""
+    from {{ cookiecutter.package_name }}.monitoring import performance
+
+    checked = performance.from_prediction_log(
+        settings.database_url,
+        settings.performance_window_hours,
+        model,
+        settings.performance_min_labels,
+        settings.performance_max_drop,
+    )
+    stdout.print(checked.headline())
+    return summary.model_copy(update={"performance": checked})
 
 
 def _served_schema(client: httpx.Client) -> FeatureSchema:

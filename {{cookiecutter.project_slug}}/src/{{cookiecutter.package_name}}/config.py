@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     docs_enabled: bool = True
     model_poll_seconds: float = Field(default=2.0, gt=0)
     admin_token: SecretStr | None = None
+    # POST /feedback needs `Authorization: Bearer` this token; unset: feedback is refused.
+    feedback_token: SecretStr | None = None
 
     # Prediction log: any SQLAlchemy URL (SQLite file by default, PostgreSQL in compose)
     database_url: str = "sqlite:///data/predictions.db"
@@ -106,6 +108,15 @@ class Settings(BaseSettings):
     drift_categorical_method: str = "jensenshannon"
     drift_categorical_threshold: float = Field(default=0.1, gt=0)
     drift_feature_thresholds: dict[str, float] = Field(default_factory=dict)
+
+    # Live performance: the champion's metrics on predictions of the last this many hours that
+    # got their true label (POST /feedback), once there are at least this many labels; a
+    # primary metric this much worse than on the held-out split (a share: 0.2 is 20 %) is a
+    # "performance degraded" verdict (exit 5). The held-out figure is itself an estimate from
+    # a few hundred rows: on the bundled churn table, calm traffic scores about 10 % under it.
+    performance_window_hours: float = Field(default=168.0, gt=0)
+    performance_min_labels: PositiveInt = 200
+    performance_max_drop: float = Field(default=0.2, gt=0, lt=1)
 
     # Retraining gate: a challenger is promoted when its score is at least the
     # champion's minus this tolerance (in the units of the primary metric).

@@ -1,4 +1,4 @@
-"""Held-out metrics, and the rule that decides whether a challenger beats the champion."""
+"""Held-out and live metrics, and the rule that decides whether a challenger beats the champion."""
 
 from typing import Any
 
@@ -25,10 +25,14 @@ def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) 
         roc_auc = roc_auc_score(target, probabilities[:, 1])
     else:
         roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=classes)
+    return {**score_labels(target, predicted), "roc_auc": float(roc_auc)}
+
+
+def score_labels(actual: Any, predicted: Any) -> dict[str, float]:
+    """Accuracy and macro F1 of predicted classes against the true ones (live labels too)."""
     return {
-        "accuracy": float(accuracy_score(target, predicted)),
-        "f1_macro": float(f1_score(target, predicted, average="macro")),
-        "roc_auc": float(roc_auc),
+        "accuracy": float(accuracy_score(actual, predicted)),
+        "f1_macro": float(f1_score(actual, predicted, average="macro")),
     }
 {%- else %}
 
@@ -38,11 +42,15 @@ HIGHER_IS_BETTER = False
 
 def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) -> dict[str, float]:
     """Root mean squared error, mean absolute error and R²."""
-    predicted = pipeline.predict(features)
+    return score_labels(target, pipeline.predict(features))
+
+
+def score_labels(actual: Any, predicted: Any) -> dict[str, float]:
+    """RMSE, MAE and R² of predicted values against the true ones (live labels too)."""
     return {
-        "rmse": float(root_mean_squared_error(target, predicted)),
-        "mae": float(mean_absolute_error(target, predicted)),
-        "r2": float(r2_score(target, predicted)),
+        "rmse": float(root_mean_squared_error(actual, predicted)),
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "r2": float(r2_score(actual, predicted)),
     }
 {%- endif %}
 

@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 from {{ cookiecutter.package_name }}.monitoring.window import Window
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
 
@@ -46,6 +47,7 @@ class ExitCode(IntEnum):
     ERROR = 1
     DRIFT = 3
     INSUFFICIENT_DATA = 4
+    PERFORMANCE_DEGRADED = 5
 
 
 EXIT_CODES: dict[DriftStatus, ExitCode] = {
@@ -95,11 +97,14 @@ class DriftSummary(BaseModel):
     drifted_features: list[str] = []
     features: list[ColumnDrift] = []
     prediction: ColumnDrift | None = None
+    performance: LivePerformance | None = None
     report_html: str | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        """The exit code ``monitor`` ends with."""
+        """The exit code ``monitor`` ends with: a performance drop first, then the drift."""
+        if self.performance is not None and self.performance.degraded:
+            return ExitCode.PERFORMANCE_DEGRADED
         return EXIT_CODES[self.status]
 
     def headline(self) -> str:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of ``monitor --every``: its checks, their outcomes, the last verdict.
+"""Prometheus metrics of ``monitor --every``: its checks, their outcomes, the last verdicts.
 
 The monitor serves them itself on ``APP_MONITOR_METRICS_PORT`` (``/metrics``), like any
 long-running job: a scrape shows whether checks fail, how long ago one succeeded, and what
@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 
 if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.monitoring.drift import DriftSummary
+    from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 
 FAILED = "error"
 """The outcome label of a check that ended in an error (the others are the drift statuses)."""
@@ -65,6 +66,28 @@ class MonitorMetrics:
             "The share of the window's predictions the last verdict saw (log losses, sample).",
             registry=self.registry,
         )
+        self.performance_degraded = Gauge(
+            "model_performance_degraded",
+            "1 if the champion's primary metric on labelled traffic dropped too far, else 0.",
+            registry=self.registry,
+        )
+        self.labelled_predictions = Gauge(
+            "model_labelled_predictions",
+            "The champion's predictions with a label in the performance window (last check).",
+            registry=self.registry,
+        )
+        self.live_score = Gauge(
+            "model_live_score",
+            "The champion's metrics on labelled traffic (last check with enough labels).",
+            ["metric"],
+            registry=self.registry,
+        )
+        self.held_out_score = Gauge(
+            "model_held_out_score",
+            "The champion's metrics on the held-out split at training.",
+            ["metric"],
+            registry=self.registry,
+        )
         for outcome in ("no_drift", "drift", "insufficient_data", FAILED):
             self.checks.labels(outcome=outcome)  # every series exists from the start, at 0
 
@@ -87,6 +110,8 @@ class MonitorMetrics:
         """A check ended with ``summary``."""
         self.checks.labels(outcome=summary.status).inc()
         self.last_success.set(time.time())
+        if summary.performance is not None:
+            self._record_performance(summary.performance)
         if summary.status == "insufficient_data":
             return
         self.drift_detected.set(summary.status == "drift")
@@ -97,3 +122,11 @@ class MonitorMetrics:
             self.feature_score.labels(feature=column.column, method=column.method).set(column.score)
         if summary.window.traffic_share_seen is not None:
             self.traffic_seen.set(summary.window.traffic_share_seen)
+
+    def _record_performance(self, checked: LivePerformance) -> None:
+        self.labelled_predictions.set(checked.labelled_rows)
+        self.performance_degraded.set(checked.degraded)
+        for name, value in checked.held_out.items():
+            self.held_out_score.labels(metric=name).set(value)
+        for name, value in checked.live.items():
+            self.live_score.labels(metric=name).set(value)

@@ -13,7 +13,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.errors import ConfigError, MonitoringError
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,18 @@ losses = Table(
     Column("rows", Integer, nullable=False),
 )
 """Rows served but never logged: one line per write that followed a loss, with the count."""
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("label", JSON, nullable=False),
+    Column("labelled_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+)
+"""The true label of a logged prediction (POST /feedback): its request and its position in
+the request (0 for /predict), the label, when it came, and how many times it was sent."""
 
 LogRow = dict[str, Any]
 
@@ -101,6 +114,24 @@ def create_db_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def log_source(database_url: str) -> str:
+    """``prediction log <url>``, the password hidden: how errors and reports name the log."""
+    return f"prediction log {make_url(database_url).render_as_string(hide_password=True)}"
+
+
+@contextmanager
+def reading(database_url: str) -> Iterator[Engine]:
+    """An engine on the log for one job; a database error becomes one MonitoringError."""
+    engine = create_db_engine(database_url)
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise MonitoringError(f"cannot read the {log_source(database_url)}: {reason}") from None
+    finally:
+        engine.dispose()
 
 
 def ensure_table(engine: Engine, attempts: int = 5) -> None:
@@ -187,6 +218,11 @@ class PredictionLogger:
     def pending(self) -> int:
         """Rows waiting to be written."""
         return len(self._buffer) + self._writing
+
+    @property
+    def engine(self) -> Engine:
+        """The log's database (labels are written there too, by the feedback endpoints)."""
+        return self._engine
 
     def start(self) -> None:
         """Start the writer thread."""

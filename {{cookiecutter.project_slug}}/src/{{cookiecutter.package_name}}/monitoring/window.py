@@ -5,15 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel, computed_field
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from {{ cookiecutter.package_name }}.data import read_table
-from {{ cookiecutter.package_name }}.errors import MonitoringError
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
-    create_db_engine,
+    log_source,
     read_predictions,
+    reading,
 )
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
@@ -59,17 +57,10 @@ def from_prediction_log(
     """A uniform sample of at most ``sample_rows`` predictions logged in the last ``hours``."""
     end = datetime.now(UTC)
     start = end - timedelta(hours=hours)
-    source = f"prediction log {make_url(database_url).render_as_string(hide_password=True)}"
-    engine = create_db_engine(database_url)
-    try:
+    with reading(database_url) as engine:
         frame, logged, lost = read_predictions(engine, since=start, sample_rows=sample_rows)
-    except SQLAlchemyError as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise MonitoringError(f"cannot read the {source}: {reason}") from None
-    finally:
-        engine.dispose()
     window = Window(
-        source=source,
+        source=log_source(database_url),
         start=start,
         end=end,
         logged_rows=logged,

@@ -26,6 +26,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
 )
+from {{ cookiecutter.package_name }}.serving import feedback
 from {{ cookiecutter.package_name }}.serving.limits import RequestLimits
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
 from {{ cookiecutter.package_name }}.serving.middleware import RequestObserver
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObserver, metrics=metrics)
     app.exception_handler(RequestValidationError)(validation_error_response)
     app.include_router(router)
+    app.include_router(feedback.router)
     return app
 
 

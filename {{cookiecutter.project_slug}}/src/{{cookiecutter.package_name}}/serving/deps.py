@@ -1,4 +1,4 @@
-"""FastAPI dependencies, named once: the service state, the served model, the admin check.
+"""FastAPI dependencies, named once: the service state, the served model, the token checks.
 
 They are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
 a hop that costs more than these functions do.
@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.serving.model_holder import (
     ModelNotReadyError,
@@ -41,15 +42,31 @@ async def require_admin(
     state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     """The caller must send ``Authorization: Bearer $APP_ADMIN_TOKEN``."""
-    token = state.settings.admin_token
+    disabled = "admin endpoints are disabled: set APP_ADMIN_TOKEN"
+    _require_token(state.settings.admin_token, credentials, disabled, "admin")
+
+
+async def require_feedback_token(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """The caller must send ``Authorization: Bearer $APP_FEEDBACK_TOKEN``."""
+    disabled = "feedback is disabled: set APP_FEEDBACK_TOKEN"
+    _require_token(state.settings.feedback_token, credentials, disabled, "feedback")
+
+
+def _require_token(
+    token: SecretStr | None,
+    credentials: HTTPAuthorizationCredentials | None,
+    disabled: str,
+    kind: str,
+) -> None:
+    """403 while ``token`` is unset, 401 unless the credentials are exactly it."""
     if token is None or not token.get_secret_value():
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set APP_ADMIN_TOKEN"
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, disabled)
     given = credentials.credentials if credentials else ""
     if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "missing or wrong admin token",
+            f"missing or wrong {kind} token",
             headers={"WWW-Authenticate": "Bearer"},
         )

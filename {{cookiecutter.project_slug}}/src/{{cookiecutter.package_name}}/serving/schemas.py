@@ -4,9 +4,9 @@ Request bodies depend on the model being served (a promotion may change its feat
 they are built from its feature schema: see the ``serving.contract`` module.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field{{ ", StrictInt, StrictStr" if cookiecutter.task == "classification" else "" }}
 
 from {{ cookiecutter.package_name }}.model import ModelMetadata, Prediction
 
@@ -73,3 +73,45 @@ class ReloadResponse(BaseModel):
 
     model_version: str
     changed: bool
+
+
+class FeedbackRequest(BaseModel):
+    """The true label of one logged prediction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Annotated[
+        str, Field(min_length=1, max_length=128, description="As returned by /predict.")
+    ]
+    position: Annotated[
+        int, Field(ge=0, description="The record's index in its /predict/batch request.")
+    ] = 0
+{%- if cookiecutter.task == "classification" %}
+    label: Annotated[
+        StrictStr | StrictInt, Field(description="The true class: one of the model's classes.")
+    ]
+{%- else %}
+    label: Annotated[float, Field(allow_inf_nan=False, description="The true value.")]
+{%- endif %}
+
+
+class FeedbackBatchRequest(BaseModel):
+    """Many labels at once (at most APP_MAX_BATCH_SIZE), stored together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: Annotated[list[FeedbackRequest], Field(min_length=1)]
+
+
+class FeedbackResponse(BaseModel):
+    """A stored label: revision 1 when new, one more each time it is sent again."""
+
+    request_id: str
+    position: int
+    revision: int
+
+
+class FeedbackBatchResponse(BaseModel):
+    """The stored labels, in the order sent."""
+
+    labels: list[FeedbackResponse]

@@ -1,0 +1,96 @@
+"""Live performance: the champion's metrics on the labelled traffic, against its held-out ones.
+
+Labels come back after the predictions (POST /feedback). Once the predictions of the last
+``APP_PERFORMANCE_WINDOW_HOURS`` hold at least ``APP_PERFORMANCE_MIN_LABELS`` labelled ones
+made by the champion, its primary metric on them is compared with the one measured on the
+held-out split at training: worse by more than ``APP_PERFORMANCE_MAX_DROP`` (a share of the
+held-out value) is a verdict of its own, "performance degraded". Input drift can't see
+every such drop: when the relation between inputs and label changes (concept shift), the
+inputs look the same and only the labels tell.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel
+
+from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, score_labels
+from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.monitoring.labels import LABEL_COLUMN, read_labelled
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import reading
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
+
+PerformanceStatus = Literal["ok", "degraded", "insufficient_labels"]
+
+
+class LivePerformance(BaseModel):
+    """The champion's metrics on labelled traffic, and the verdict."""
+
+    status: PerformanceStatus
+    model_version: str
+    labelled_rows: int
+    min_labels: int
+    metric: str
+    max_drop: float
+    live: dict[str, float] = {}
+    held_out: dict[str, float] = {}
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the primary metric dropped by more than the allowed share."""
+        return self.status == "degraded"
+
+    def headline(self) -> str:
+        """The outcome in one line."""
+        if self.status == "insufficient_labels":
+            return (
+                f"performance: not enough labels: {self.labelled_rows} labelled predictions "
+                f"of {self.model_version}, {self.min_labels} needed (APP_PERFORMANCE_MIN_LABELS)"
+            )
+        live, held_out = self.live[self.metric], self.held_out[self.metric]
+        verdict = "degraded" if self.degraded else "ok"
+        return (
+            f"performance {verdict}: {self.metric} {live:.4f} on {self.labelled_rows} labelled "
+            f"predictions, {held_out:.4f} held out (allowed drop {self.max_drop:.0%})"
+        )
+
+
+def assess(
+    labelled: pd.DataFrame, model: ModelMetadata, min_labels: int, max_drop: float
+) -> LivePerformance:
+    """Score ``model``'s labelled predictions (other versions' rows are left out)."""
+    own = labelled[labelled["model_version"] == model.version]
+    verdict = LivePerformance(
+        status="insufficient_labels",
+        model_version=model.version,
+        labelled_rows=len(own),
+        min_labels=min_labels,
+        metric=PRIMARY_METRIC,
+        max_drop=max_drop,
+        held_out=model.metrics,
+    )
+    if len(own) < min_labels:
+        return verdict
+{%- if cookiecutter.task == "classification" %}
+    live = score_labels(own[LABEL_COLUMN].astype(str), own[PREDICTION_COLUMN].astype(str))
+{%- else %}
+    live = score_labels(own[LABEL_COLUMN].astype(float), own[PREDICTION_COLUMN].astype(float))
+{%- endif %}
+    held_out = model.metrics[PRIMARY_METRIC]
+    if HIGHER_IS_BETTER:
+        degraded = live[PRIMARY_METRIC] < held_out * (1 - max_drop)
+    else:
+        degraded = live[PRIMARY_METRIC] > held_out * (1 + max_drop)
+    status: PerformanceStatus = "degraded" if degraded else "ok"
+    return verdict.model_copy(update={"status": status, "live": live})
+
+
+def from_prediction_log(
+    database_url: str, hours: float, model: ModelMetadata, min_labels: int, max_drop: float
+) -> LivePerformance:
+    """Assess ``model`` on its predictions of the last ``hours`` that got a label."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    with reading(database_url) as engine:
+        labelled = read_labelled(engine, since)
+    return assess(labelled, model, min_labels, max_drop)

@@ -1,0 +1,126 @@
+"""Live performance: labelled predictions are read back, scored against the held-out metrics,
+and a drop is the monitor's verdict of its own (exit 5)."""
+
+from typing import cast
+
+{% if cookiecutter.task == "regression" -%}
+import numpy as np
+{% endif -%}
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
+from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.monitoring.labels import (
+    LABEL_COLUMN,
+    Label,
+    UnknownPredictionError,
+    read_labelled,
+    record_labels,
+)
+from {{ cookiecutter.package_name }}.monitoring.performance import assess
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    create_db_engine,
+    ensure_table,
+    insert_rows,
+    log_row,
+)
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
+
+from .helpers import Record, traffic
+
+Truth = {{ "str" if cookiecutter.task == "classification" else "float" }}
+
+
+def wrong(prediction: Truth, model: LoadedModel) -> Truth:
+    """A label the model did not predict."""
+{%- if cookiecutter.task == "classification" %}
+    return next(label for label in model.metadata.classes if label != prediction)
+{%- else %}
+    del model
+    return prediction + 1000.0
+{%- endif %}
+
+
+def log_and_label(
+    engine: Engine, model: LoadedModel, features: pd.DataFrame, rows: int, right: float
+) -> None:
+    """Log ``rows`` predictions as one batch request, and label them: ``right`` of them truly."""
+    scored = traffic(model, features, rows)
+    outputs = scored.pop(PREDICTION_COLUMN).tolist()
+    records = [  # gaps as null, as the API logs them
+        cast(Record, {name: None if pd.isna(value) else value for name, value in row.items()})
+        for row in scored.to_dict("records")
+    ]
+    logged = [
+        log_row("batch-1", model.version, r, o) for r, o in zip(records, outputs, strict=True)
+    ]
+    ensure_table(engine)
+    with engine.begin() as connection:
+        insert_rows(connection, logged)
+    truths = [o if i < right * rows else wrong(o, model) for i, o in enumerate(outputs)]
+    record_labels(engine, [Label("batch-1", i, t) for i, t in enumerate(truths)])
+
+
+def test_labels_are_read_back_beside_their_predictions(
+    registry: ModelRegistry, settings: Settings, features: pd.DataFrame
+) -> None:
+    engine = create_db_engine(settings.database_url)
+    model = registry.load_champion()
+    log_and_label(engine, model, features, rows=10, right=0.5)
+    labelled = read_labelled(engine, since=pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1))
+    assert len(labelled) == 10
+{%- if cookiecutter.task == "classification" %}
+    agree = labelled[PREDICTION_COLUMN] == labelled[LABEL_COLUMN]
+{%- else %}
+    # SQLite's JSON functions keep 15 significant digits of the logged value
+    agree = pd.Series(np.isclose(labelled[PREDICTION_COLUMN], labelled[LABEL_COLUMN]))
+{%- endif %}
+    assert agree.tolist() == [True] * 5 + [False] * 5
+    with pytest.raises(UnknownPredictionError, match="at position 10"):
+        record_labels(engine, [Label("batch-1", 10, labelled[LABEL_COLUMN][0])])
+
+
+@pytest.mark.parametrize(
+    ("right", "rows", "status"),
+    [(1.0, 40, "ok"), (0.2, 40, "degraded"), (0.2, 10, "insufficient_labels")],
+)
+def test_the_verdict_compares_the_primary_metric_with_the_held_out_one(
+    registry: ModelRegistry, features: pd.DataFrame, right: float, rows: int, status: str
+) -> None:
+    model = registry.load_champion()
+    scored = traffic(model, features, rows)
+    outputs = scored[PREDICTION_COLUMN].tolist()
+    truths = [o if i < right * rows else wrong(o, model) for i, o in enumerate(outputs)]
+    labelled = pd.DataFrame(
+        {"model_version": model.version, PREDICTION_COLUMN: outputs, LABEL_COLUMN: truths}
+    )
+    other_version = labelled.assign(model_version="v0")  # not the champion's: left out
+    checked = assess(pd.concat([labelled, other_version]), model.metadata, 20, 0.1)
+    assert checked.status == status
+    assert checked.labelled_rows == rows
+    assert checked.held_out == model.metadata.metrics
+    if status != "insufficient_labels":
+        assert set(checked.live) >= {PRIMARY_METRIC}
+        assert checked.headline().startswith(f"performance {status}: {PRIMARY_METRIC} ")
+
+
+def test_monitor_exits_5_when_the_labels_say_the_model_got_worse(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    settings: Settings,
+    features: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APP_PERFORMANCE_MIN_LABELS", "30")
+    engine = create_db_engine(settings.database_url)
+    log_and_label(engine, registry.load_champion(), features, rows=60, right=0.2)
+    result = cli.invoke(app, ["monitor", "--hours", "1"])
+    assert result.exit_code == 5, result.stdout
+    assert f"performance degraded: {PRIMARY_METRIC} " in result.stdout
+    assert "on 60 labelled predictions" in result.stdout
