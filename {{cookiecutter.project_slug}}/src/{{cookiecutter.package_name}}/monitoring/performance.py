@@ -15,7 +15,11 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY_METRIC, score_labels
+from {{ cookiecutter.package_name }}.evaluation import (
+    HIGHER_IS_BETTER,
+    PRIMARY_METRIC,
+    score_labels,
+)
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.labels import LABEL_COLUMN, read_labelled
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import reading

@@ -17,8 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from {{ cookiecutter.package_name }}.monitoring.labels import Label, UnknownPredictionError, record_labels
-from {{ cookiecutter.package_name }}.serving.deps import Served, State, require_feedback_token
+from {{ cookiecutter.package_name }}.monitoring.labels import (
+    Label,
+    UnknownPredictionError,
+    record_labels,
+)
+from {{ cookiecutter.package_name }}.serving.deps import (
+    Served,
+    State,
+    require_feedback_token,
+)
 from {{ cookiecutter.package_name }}.serving.routes import BAD_BODY, NOT_READY, Responses
 from {{ cookiecutter.package_name }}.serving.schemas import (
     ErrorResponse,
