@@ -21,7 +21,7 @@ def test_docs_check_passes(default_project: Path) -> None:
     lines = result.stdout.splitlines()
     assert "docs-check: every check passed" in lines
     assert not [line for line in lines if line.startswith("FAIL")]
-    assert "PASS docs/architecture.md mentions all 7 endpoints" in lines
+    assert "PASS docs/architecture.md mentions all 9 endpoints" in lines  # feedback: 2
     assert "PASS docs/architecture.md mentions all 10 commands" in lines
 
 
