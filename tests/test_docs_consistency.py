@@ -23,6 +23,7 @@ def test_docs_check_passes(default_project: Path) -> None:
     assert not [line for line in lines if line.startswith("FAIL")]
     assert "PASS docs/architecture.md mentions all 9 endpoints" in lines  # feedback: 2
     assert "PASS docs/architecture.md mentions all 10 commands" in lines
+    assert "PASS docs/runbook.md has a section for each of the 5 diagnoses" in lines
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,7 @@ def test_drift_loop(live: Deployment) -> None:
     ]
     decision = audit[-1]
     assert decision["event"] == "retrain"
-    assert decision["trigger"] == f"drift report {summary['report_html']}"
+    assert decision["trigger"] == f"drift: report {summary['report_html']}"
     assert decision["challenger"] == "v2" and decision["champion"] == "v1"
     assert ("promoted" if decision["promoted"] else "kept v1") in drifted.stdout
     if decision["promoted"]:  # the running server switches to the new champion by itself

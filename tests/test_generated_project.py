@@ -96,5 +96,14 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert re.search(r"^drift: \d+ of \d+ features drifted", demo.stdout, re.MULTILINE)
     assert "monitor exit status: 3" in demo.stdout
     assert "the data has not changed since v1" in demo.stdout
+    # Labels of a changed world: the drop, a challenger that learned it, served at once.
+    assert "monitor exit status: 5" in demo.stdout
+    live = re.compile(r"^performance (degraded|ok): f1_macro ([\d.]+) on \d+ labelled", re.M)
+    (dropped, before), (recovered, after) = live.findall(demo.stdout)
+    assert (dropped, recovered) == ("degraded", "ok")
+    assert float(after) > float(before)  # v2 learned the changed world from the labels
+    assert re.search(r"^promoted: challenger f1_macro=\S+ is at least as good", demo.stdout, re.M)
+    assert '"model_version":"v2"' in demo.stdout
     assert (project / "examples" / "request.json").exists()
     assert list((project / "reports").glob("drift-*.html"))
+    assert list((project / "reports").glob("performance-*.html"))  # Evidently's, of the labels

@@ -23,8 +23,9 @@ fields of ``Settings`` and the targets of the ``Makefile``.
 Checks: (a) every name either document mentions exists; (b) the architecture document
 mentions every endpoint of the OpenAPI schema and every CLI command; (c) the runbook has a
 section headed by the name of each alert of ``monitoring/alerts.yml``, and the alert's
-``runbook_url`` links to it. One PASS or FAIL line
-per check, with the reason; the exit status is 1 if any check fails.
+``runbook_url`` links to it; (d) each diagnosis of ``monitoring/diagnosis.py`` links to a
+section of the runbook. One PASS or FAIL line per check, with the reason; the exit status is
+1 if any check fails.
 """
 
 import re
@@ -41,6 +42,9 @@ from typer.core import TyperGroup
 
 from {{ cookiecutter.package_name }}.cli import app as cli_app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.monitoring.diagnosis import (
+    ACTIONS as DIAGNOSIS_ACTIONS,
+)
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +52,7 @@ ARCHITECTURE = "docs/architecture.md"
 RUNBOOK = "docs/runbook.md"
 ALERTS = "monitoring/alerts.yml"
 HEADING = re.compile(r"^#{2,4} (\S+)$", re.M)
+ANY_HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 DOCS = (ARCHITECTURE, RUNBOOK)
 
 ENDPOINT = "endpoint"
@@ -378,7 +383,31 @@ def check_document(name: str, text: str, project: Project) -> list[Result]:
         results += check_coverage(name, mentions, project)
     if name == RUNBOOK:
         results += check_alert_sections(name, text, project)
+        results += check_diagnosis_sections(name, text)
     return results
+
+
+def check_diagnosis_sections(name: str, text: str) -> list[Result]:
+    """(d) Each diagnosis of the monitor links to a section of the runbook that exists."""
+    anchors = {_slug(heading) for heading in ANY_HEADING.findall(text)}
+    missing = [
+        f"{kind} -> #{anchor}"
+        for kind, (_, anchor) in DIAGNOSIS_ACTIONS.items()
+        if anchor not in anchors
+    ]
+    if missing:
+        where = "monitoring/diagnosis.py"
+        return [
+            Result(False, f"{name}: no section for the diagnoses of {where}: {', '.join(missing)}")
+        ]
+    return [
+        Result(True, f"{name} has a section for each of the {len(DIAGNOSIS_ACTIONS)} diagnoses")
+    ]
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def check_alert_sections(name: str, text: str, project: Project) -> list[Result]:

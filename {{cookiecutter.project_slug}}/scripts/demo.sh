@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole loop without Docker: train, evaluate, predict, serve, send traffic, detect drift,
-# retrain behind the gate. Run it with `make demo`.
+# send labels, detect the drop in performance, retrain on the labels behind the gate, serve
+# the new champion. Run it with `make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.sh
 cli() { uv run --all-extras {{ cookiecutter.project_slug }} "$@"; }
+# The labelling system's token (the server and simulate-traffic --labels share it).
+export APP_FEEDBACK_TOKEN="${APP_FEEDBACK_TOKEN:-demo-feedback-token}"
 
 echo "== 1. train, evaluate, predict"
 cli train
@@ -28,11 +31,32 @@ cli simulate-traffic --url "${SERVER_URL}" --records 1000 --batch-size 50 --shif
 status=0
 cli monitor --hours 1 --max-rows 1000 --retrain || status=$?
 echo "monitor exit status: ${status} (0 no drift, 3 drift, 4 not enough data, 1 error)"
-echo "(the data has not changed since v1 was trained, so the retraining trigger skips it: see"
-echo " docs/runbook.md to retrain on fresh labelled data)"
+echo "(no labels yet and the data has not changed since v1 was trained: nothing new to learn)"
+
+echo "== 5. labels come back, but the world changed (concept shift): expect exit 5, then a"
+echo "   challenger that learned from the labels, promoted, and served with no restart"
+traffic_with_labels() {
+  cli simulate-traffic --url "${SERVER_URL}" --records "$1" --batch-size 50 --labels \
+    --concept-shift 0.5 --seed "$2"
+}
+traffic_with_labels 1000 1
+status=0
+cli monitor --hours 1 --max-rows 1000 --retrain || status=$?
+echo "monitor exit status: ${status} (5: performance degraded, which comes before drift)"
+for _ in $(seq 60); do  # the server polls the registry every APP_MODEL_POLL_SECONDS
+  if curl -fsS "${SERVER_URL}/ready" | grep -q '"model_version":"v2"'; then break; fi
+  sleep 0.5
+done
+curl -fsS "${SERVER_URL}/ready"; echo
+
+echo "== 6. more labels of the changed world: the new champion's live performance"
+traffic_with_labels 600 2
+status=0
+cli monitor --hours 1 --max-rows 1000 || status=$?
+echo "monitor exit status: ${status}"
 stop_server
 
-echo "== 5. the registry and its audit log"
+echo "== 7. the registry and its audit log"
 cli models list
 tail -n 3 "${APP_MODEL_DIR:-models}/audit.jsonl"
 echo "Reports: ${APP_REPORTS_DIR:-reports}/ (open the .html file in a browser)"

@@ -5,6 +5,7 @@ the tests drive the same code, so the script cannot rot unnoticed.
 """
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -12,19 +13,30 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 from urllib.parse import urlparse
 
 import httpx
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.io.registry import MODEL_PATH, ModelRegistry
 from {{ cookiecutter.package_name }}.io.tracking import register_trained
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
-from {{ cookiecutter.package_name }}.monitoring.traffic import Shift, sample_records
+from {{ cookiecutter.package_name }}.monitoring.labels import Label, record_labels
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    ensure_table,
+    insert_rows,
+    log_row,
+)
+from {{ cookiecutter.package_name }}.monitoring.traffic import (
+    Shift,
+    Truth,
+    sample_records,
+)
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
 
@@ -47,6 +59,8 @@ from load_test import (  # noqa: E402
 from processes import free_port, stop  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+"""A PostgreSQL database for the prediction-log tests (each test empties it)."""
 FEEDBACK_TOKEN = "test-feedback-token"
 Record = dict[str, FeatureValue]
 """A request record: raw feature values by name."""
@@ -56,6 +70,7 @@ __all__ = [
     "CLI",
     "FEEDBACK_TOKEN",
     "GRACEFUL_EXIT",
+    "POSTGRES_URL",
     "PROJECT_ROOT",
     "BackgroundLoad",
     "LoadResult",
@@ -65,6 +80,7 @@ __all__ = [
     "free_port",
     "isolated_settings",
     "load_test",
+    "log_labelled",
     "logged_request_ids",
     "mixed_table",
     "mixed_table_settings",
@@ -141,6 +157,22 @@ def traffic(
     frame = pd.DataFrame(sample_records(features, schema, rows, shifts or {}, seed))
     frame[PREDICTION_COLUMN] = [p.prediction for p in model.predict(frame)]
     return frame
+
+
+def log_labelled(
+    engine: Engine, version: str, scored: pd.DataFrame, truths: list[Truth], request_id: str
+) -> None:
+    """Log ``scored`` (records and predictions) as one batch request of ``version``; label it."""
+    outputs = scored[PREDICTION_COLUMN].tolist()
+    records = [  # gaps as null, as the API logs them
+        cast(Record, {name: None if pd.isna(value) else value for name, value in row.items()})
+        for row in scored.drop(columns=PREDICTION_COLUMN).to_dict("records")
+    ]
+    logged = [log_row(request_id, version, r, o) for r, o in zip(records, outputs, strict=True)]
+    ensure_table(engine)
+    with engine.begin() as connection:
+        insert_rows(connection, logged)
+    record_labels(engine, [Label(request_id, i, truth) for i, truth in enumerate(truths)])
 
 
 def mixed_table(rows: int = 60) -> pd.DataFrame:

@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 import check_docs
 
+from {{ cookiecutter.package_name }}.monitoring.diagnosis import ACTIONS as DIAGNOSES
+
 HINT = "name it in the doc"
 
 
@@ -34,7 +36,9 @@ def docs(project: check_docs.Project) -> dict[str, str]:
         "The `monitor` service retrains. Check this page with `make docs-check`.\n\n"
         f"```bash\n{commands}\n{cli} rollback\n```\n"
     )
-    sections = "".join(f"### {alert}\n\nWhat to do.\n\n" for alert in project.alerts)
+    anchors = [anchor for _, anchor in DIAGNOSES.values()]
+    headings = [*project.alerts, *(anchor.replace("-", " ").title() for anchor in anchors)]
+    sections = "".join(f"### {heading}\n\nWhat to do.\n\n" for heading in headings)
     runbook = f"Roll back with `{cli} rollback`.\n\n{sections}"
     return {check_docs.ARCHITECTURE: architecture, check_docs.RUNBOOK: runbook}
 
@@ -141,3 +145,12 @@ docker compose run --rm --no-deps --entrypoint cat train reports/latest.json
     assert set(names["make target"]) == {"serve"}
     assert set(names["command"]) == {"models list", "promote"}
     assert all(r.passed for r in check_docs.check_document("x.md", text, project))
+
+
+def test_a_diagnosis_without_its_runbook_section_fails(
+    project: check_docs.Project, docs: dict[str, str]
+) -> None:
+    runbook = docs[check_docs.RUNBOOK].replace("### Model Problem\n", "### Model trouble\n")
+    [failure] = failures(project, {**docs, check_docs.RUNBOOK: runbook})
+    assert "no section for the diagnoses" in failure
+    assert "model_problem -> #model-problem" in failure

@@ -120,13 +120,18 @@ def test_only_the_newest_reports_are_kept(
 ) -> None:
     summary, html = run(registry, traffic(registry.load_champion(), features, 600), settings)
     assert html is not None
-    names = []
+    runs = []
     for _ in range(3):
         summary = summary.model_copy(update={"generated_at": datetime.now(UTC)})
-        names.append(str(write_reports(summary, html, settings.reports_dir, keep=2).report_html))
+        live = "<!DOCTYPE html><p>live performance</p>"
+        written = write_reports(summary, html, settings.reports_dir, keep=2, performance_html=live)
+        runs.append((str(written.report_html), str(written.performance_html)))
     kept = {path.name for path in settings.reports_dir.iterdir()}
-    newest = [name for html_name in names[1:] for name in (html_name, html_name[:-4] + "json")]
+    newest = [
+        name for page, live_page in runs[1:] for name in (page, page[:-4] + "json", live_page)
+    ]
     assert kept == {*newest, "latest.json"}
+    assert runs[-1][1] == runs[-1][0].replace("drift-", "performance-")
 
 
 def test_csv_windows_get_predictions_added(

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -15,6 +16,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     labels,
     predictions,
 )
+from {{ cookiecutter.package_name }}.monitoring.traffic import send
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import FEEDBACK_TOKEN, Record, wait_until
@@ -99,6 +101,25 @@ def test_a_batch_of_labels_is_stored_whole_or_not_at_all(
     assert "at position 3 (it logged 3 records" in refused.json()["detail"]
     resent = served_client.post("/feedback/batch", json={"labels": labels[:1]}, headers=AUTH)
     assert resent.json()["labels"][0]["revision"] == 2  # the refused batch stored nothing
+
+
+def test_simulated_labels_come_back_after_their_delay(
+    client: TestClient, settings: Settings, record: Record
+) -> None:
+    """simulate-traffic --label-delay: each request's labels are stored that much later."""
+    prediction = client.post("/predict", json={"features": record}).json()["prediction"]
+    client.headers.update(AUTH)
+    truths = [other_label(prediction, client)] * 6
+    *_, result = send(client, [record] * 6, batch_size=2, truths=truths, label_delay=0.3)
+    assert (result.requests, result.labels, result.failed) == (3, 6, 0)
+    query = select(predictions.c.created_at, labels.c.labelled_at).join(
+        labels, labels.c.request_id == predictions.c.request_id
+    )
+    with create_db_engine(settings.database_url).connect() as connection:
+        rows = pd.DataFrame(connection.execute(query).all(), columns=["created", "labelled"])
+    assert len(rows) == 3 * 2 * 2  # per request: 2 logged rows x 2 labels
+    delays = pd.to_datetime(rows["labelled"], utc=True) - pd.to_datetime(rows["created"], utc=True)
+    assert (delays >= pd.Timedelta(seconds=0.3)).all()
 
 
 def test_an_unknown_prediction_is_404(

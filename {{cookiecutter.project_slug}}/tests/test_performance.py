@@ -1,7 +1,7 @@
 """Live performance: labelled predictions are read back, scored against the held-out metrics,
 and a drop is the monitor's verdict of its own (exit 5)."""
 
-from typing import cast
+import json
 
 {% if cookiecutter.task == "regression" -%}
 import numpy as np
@@ -24,17 +24,11 @@ from {{ cookiecutter.package_name }}.monitoring.labels import (
     record_labels,
 )
 from {{ cookiecutter.package_name }}.monitoring.performance import assess
-from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
-    create_db_engine,
-    ensure_table,
-    insert_rows,
-    log_row,
-)
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine
+from {{ cookiecutter.package_name }}.monitoring.traffic import Truth
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
-from .helpers import Record, traffic
-
-Truth = {{ "str" if cookiecutter.task == "classification" else "float" }}
+from .helpers import log_labelled, traffic
 
 
 def wrong(prediction: Truth, model: LoadedModel) -> Truth:
@@ -52,19 +46,9 @@ def log_and_label(
 ) -> None:
     """Log ``rows`` predictions as one batch request, and label them: ``right`` of them truly."""
     scored = traffic(model, features, rows)
-    outputs = scored.pop(PREDICTION_COLUMN).tolist()
-    records = [  # gaps as null, as the API logs them
-        cast(Record, {name: None if pd.isna(value) else value for name, value in row.items()})
-        for row in scored.to_dict("records")
-    ]
-    logged = [
-        log_row("batch-1", model.version, r, o) for r, o in zip(records, outputs, strict=True)
-    ]
-    ensure_table(engine)
-    with engine.begin() as connection:
-        insert_rows(connection, logged)
+    outputs = scored[PREDICTION_COLUMN].tolist()
     truths = [o if i < right * rows else wrong(o, model) for i, o in enumerate(outputs)]
-    record_labels(engine, [Label("batch-1", i, t) for i, t in enumerate(truths)])
+    log_labelled(engine, model.version, scored, truths, "batch-1")
 
 
 def test_labels_are_read_back_beside_their_predictions(
@@ -124,3 +108,9 @@ def test_monitor_exits_5_when_the_labels_say_the_model_got_worse(
     assert result.exit_code == 5, result.stdout
     assert f"performance degraded: {PRIMARY_METRIC} " in result.stdout
     assert "on 60 labelled predictions" in result.stdout
+    assert "diagnosis: model problem: the model got worse on labelled traffic" in result.stdout
+    latest = json.loads((settings.reports_dir / "latest.json").read_text())
+    assert latest["performance"]["status"] == "degraded"
+    page = (settings.reports_dir / latest["performance_html"]).read_text()  # Evidently's report
+    assert page.startswith("<html>") or page.lstrip().lower().startswith("<!doctype html")
+    assert "{{ "F1" if cookiecutter.task == "classification" else "MAE" }}" in page

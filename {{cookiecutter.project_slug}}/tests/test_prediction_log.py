@@ -1,7 +1,6 @@
 """The prediction log: batched background writes, no loss on shutdown, outages survive."""
 
 import logging
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -25,9 +24,7 @@ from {{ cookiecutter.package_name }}.monitoring.window import from_prediction_lo
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import Record, wait_until
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+from .helpers import POSTGRES_URL, Record, wait_until
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

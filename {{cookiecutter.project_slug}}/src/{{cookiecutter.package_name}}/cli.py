@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.monitoring.drift import DriftSummary
     from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
     from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision
+    from {{ cookiecutter.package_name }}.monitoring.retraining_data import TrainingData
     from {{ cookiecutter.package_name }}.schema import FeatureSchema
-    from {{ cookiecutter.package_name }}.train import Split
 
 # Each command imports what it needs when it runs: pandas, scikit-learn, MLflow, Evidently
 # and uvicorn take seconds to import, and `--help` needs none of them.
@@ -110,21 +110,17 @@ def load_data(settings: Settings) -> Dataset:
 
 
 def train_challenger(
-    settings: Settings, registry: ModelRegistry, dataset: Dataset, run_name: str
-) -> tuple[ModelMetadata, Split]:
-    """Fit and evaluate a new model on ``dataset``; record the run and register the model.
+    settings: Settings, registry: ModelRegistry, data: TrainingData, run_name: str
+) -> ModelMetadata:
+    """Fit and evaluate a new model on ``data``; record the run and register the model.
 
     The new version is the ``challenger``, not yet promoted.
     """
     from {{ cookiecutter.package_name }}.examples import write_examples
     from {{ cookiecutter.package_name }}.io.tracking import register_trained
-    from {{ cookiecutter.package_name }}.train import (
-        feature_schema,
-        fit_model,
-        split_dataset,
-    )
+    from {{ cookiecutter.package_name }}.train import fit_model
 
-    schema = feature_schema(dataset, settings)
+    dataset, split, schema = data.dataset, data.split, data.schema
     kinds = Counter(feature.kind for feature in schema.features)
     stderr.print(
         f"- {len(schema.features)} features ("
@@ -134,7 +130,6 @@ def train_challenger(
     )
     for column in schema.excluded:
         stderr.print(f"- excluded {column.name!r}: {column.reason}", markup=False)
-    split = split_dataset(dataset, settings)
     with step(
         f"Fitting on the training split ({len(split.train_features)} of "
         f"{len(dataset.features)} rows), evaluating on the other {len(split.test_features)}"
@@ -146,7 +141,7 @@ def train_challenger(
     stderr.print(f"- examples for this model: {', '.join(map(str, written))}", markup=False)
     stderr.print(f"- run: {registry.run_url(metadata.run_id)}", markup=False)
     stdout.print(f"{metadata.version}: " + _format_metrics(metadata.metrics))
-    return metadata, split
+    return metadata
 
 
 @app.command()
@@ -172,7 +167,7 @@ def train(
         if if_missing and champion is not None:
             stdout.print(f"champion {champion} exists: nothing to train")
             return
-        metadata, _ = train_challenger(settings, registry, load_data(settings), "train")
+        metadata = train_challenger(settings, registry, _table(settings), "train")
         if promote or (promote is None and champion is None):
             registry.promote(metadata.version, reason="train")
             stdout.print(f"{metadata.version} is the champion")
@@ -382,7 +377,8 @@ def monitor(
     """Compare recent traffic with the training reference; write HTML and JSON reports.
 
     With labels sent back (POST /feedback), also score the champion on its labelled
-    predictions against its held-out metrics.
+    predictions against its held-out metrics. The last lines give the diagnosis (data
+    problem, model problem, input drift, healthy) and its action.
 
     Exit status: 0 no drift, 3 drift, 4 not enough data, 5 performance degraded, 1 error.
     """
@@ -469,13 +465,19 @@ def simulate_traffic(
             help="Send each batch's true labels to /feedback/batch (needs APP_FEEDBACK_TOKEN).",
         ),
     ] = False,
+    label_delay: Annotated[
+        float,
+        typer.Option(
+            min=0, help="With --labels: send each request's labels this many seconds after it."
+        ),
+    ] = 0.0,
     concept_shift: Annotated[
         float,
         typer.Option(
             min=0,
             max=1,
-            help="With --labels: change this share of the labels{{ " to another class" if cookiecutter.task == "classification" else " by 3 standard deviations" }}, "
-            "as if the world changed while the inputs did not.",
+            help="With --labels: in this top share of the first numeric feature, the labels "
+            "{{ "all become the last class" if cookiecutter.task == "classification" else "rise by 3 standard deviations" }}, as if the world changed while the inputs did not.",
         ),
     ] = 0.0,
 ) -> None:
@@ -511,10 +513,12 @@ def simulate_traffic(
             if shifts:
                 stderr.print(f"- shifted: {', '.join(specs)}", markup=False)
             sample = sample_records(dataset.features, schema, records, shifts, seed)
-            truths = sample_truths(dataset.target, records, seed, concept_shift) if labels else None
+            truths = (
+                sample_truths(dataset, schema, records, seed, concept_shift) if labels else None
+            )
         task = progress.add_task(f"Sending {records} records to {url}", total=records)
         result = TrafficResult()
-        for result in send(client, sample, batch_size, truths):
+        for result in send(client, sample, batch_size, truths, label_delay):
             progress.update(task, completed=result.records)
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(result.status_counts.items()))
     labelled = f", {result.labels} labelled" if labels else ""
@@ -533,17 +537,33 @@ def _feedback_headers(settings: Settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _table(settings: Settings) -> TrainingData:
+    """The configured dataset, its schema and its split."""
+    from {{ cookiecutter.package_name }}.monitoring.retraining_data import from_table
+
+    return from_table(load_data(settings), settings)
+
+
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
     from {{ cookiecutter.package_name }}.monitoring.retraining import (
         challenge,
         skip_unchanged_data,
     )
+    from {{ cookiecutter.package_name }}.monitoring.retraining_data import (
+        labelled_traffic,
+        with_labelled_traffic,
+    )
 
-    dataset = load_data(settings)
-    decision = skip_unchanged_data(registry, dataset.sha256, trigger)
+    table = _table(settings)
+    traffic = labelled_traffic(settings.database_url, settings.retrain_window_hours)
+    data = with_labelled_traffic(table, traffic, settings)
+    stderr.print(f"- {data.describe(len(traffic), settings)}", markup=False)
+    decision = skip_unchanged_data(registry, data.dataset.sha256, trigger)
     if decision is None:
-        metadata, split = train_challenger(settings, registry, dataset, "retrain")
-        decision = challenge(registry, metadata, split, settings.gate_tolerance, trigger)
+        metadata = train_challenger(settings, registry, data, "retrain")
+        decision = challenge(
+            registry, metadata, data.split, settings.gate_tolerance, trigger, data.labelled_rows
+        )
     verdict = "promoted" if decision.promoted else f"kept {decision.champion}"
     stdout.print(f"{verdict}: {decision.reason}")
     return decision
@@ -584,15 +604,12 @@ def _monitor_once(
         stdout.print(summary.headline())  # first: the verdict survives a failed report write
         if coverage := span.coverage():
             stdout.print(coverage)
+        performance_html = None
         if input_path is None:  # labels live in the prediction log's database
-            summary = _with_performance(summary, settings, model.metadata)
-        for note in summary.quality_notes():
-            stdout.print(f"data quality: {note}")
+            summary, performance_html = _with_performance(summary, settings, model.metadata)
+        summary = _diagnosed(summary, settings)
         if html is not None:  # no verdict (too few rows), no report
-            summary = drift.write_reports(
-                summary, html, settings.reports_dir, settings.reports_keep
-            )
-            stdout.print(f"report: {settings.reports_dir / str(summary.report_html)}")
+            summary = _write_reports(summary, html, performance_html, settings)
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         if metrics is not None:
@@ -609,21 +626,29 @@ def _retrain_after(summary: DriftSummary, settings: Settings, registry: ModelReg
     """On drift or a performance drop, retrain behind the gate; a failure leaves the verdict."""
     from {{ cookiecutter.package_name }}.monitoring.drift import ExitCode
 
-    if summary.exit_code not in (ExitCode.DRIFT, ExitCode.PERFORMANCE_DEGRADED):
+    triggers = {ExitCode.DRIFT: "drift", ExitCode.PERFORMANCE_DEGRADED: "performance degraded"}
+    if summary.exit_code not in triggers:
+        return
+    if summary.diagnosis is not None and summary.diagnosis.kind == "data_problem":
+        stdout.print("not retraining: a model retrained on broken data would learn it")
         return
     try:
-        _retrain(settings, registry, trigger=f"drift report {summary.report_html}")
+        trigger = f"{triggers[summary.exit_code]}: report {summary.report_html}"
+        _retrain(settings, registry, trigger=trigger)
     except AppError as exc:  # the verdict stands: its exit code tells cron what was found
         typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
 
 
 def _with_performance(
     summary: DriftSummary, settings: Settings, model: ModelMetadata
-) -> DriftSummary:
-    """``summary`` with the champion's live performance on labelled traffic, printed."""
+) -> tuple[DriftSummary, str | None]:
+    """``summary`` with the champion's live performance on labelled traffic, printed.
+
+    Also returns Evidently's report of that performance (None without a verdict).
+    """
     from {{ cookiecutter.package_name }}.monitoring import performance
 
-    checked = performance.from_prediction_log(
+    checked, labelled = performance.from_prediction_log(
         settings.database_url,
         settings.performance_window_hours,
         model,
@@ -631,7 +656,37 @@ def _with_performance(
         settings.performance_max_drop,
     )
     stdout.print(checked.headline())
-    return summary.model_copy(update={"performance": checked})
+    html = None
+    if checked.status != "insufficient_labels" and summary.status != "insufficient_data":
+        html = performance.evidently_report_html(labelled, model)
+    return summary.model_copy(update={"performance": checked}), html
+
+
+def _write_reports(
+    summary: DriftSummary, html: str, performance_html: str | None, settings: Settings
+) -> DriftSummary:
+    """Write the check's reports and print where they are."""
+    from {{ cookiecutter.package_name }}.monitoring.drift import write_reports
+
+    summary = write_reports(
+        summary, html, settings.reports_dir, settings.reports_keep, performance_html
+    )
+    for page in (summary.report_html, summary.performance_html):
+        if page is not None:
+            stdout.print(f"report: {settings.reports_dir / page}")
+    return summary
+
+
+def _diagnosed(summary: DriftSummary, settings: Settings) -> DriftSummary:
+    """``summary`` with its diagnosis; the data-quality notes and the diagnosis printed."""
+    from {{ cookiecutter.package_name }}.monitoring.diagnosis import diagnose
+
+    for note in summary.quality_notes():
+        stdout.print(f"data quality: {note}")
+    diagnosis = diagnose(summary, settings.quality_max_share)
+    for line in diagnosis.lines():
+        stdout.print(line, markup=False)
+    return summary.model_copy(update={"diagnosis": diagnosis})
 
 
 def _served_schema(client: httpx.Client) -> FeatureSchema:

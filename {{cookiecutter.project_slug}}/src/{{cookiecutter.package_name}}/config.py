@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     performance_window_hours: float = Field(default=168.0, gt=0)
     performance_min_labels: PositiveInt = 200
     performance_max_drop: float = Field(default=0.2, gt=0, lt=1)
+    # Diagnosis: unknown categories, or missing values beyond training's, in this share of
+    # the window make a "data problem" (fix the data, don't retrain on it).
+    quality_max_share: float = Field(default=0.05, gt=0, le=1)
+
+    # Retraining data: the labelled predictions of the last this many hours join the table
+    # (once there are APP_PERFORMANCE_MIN_LABELS), carrying this share of the weight in
+    # fitting and in the gate's held-out scores (0: the table alone). See retraining_data.py.
+    retrain_window_hours: float = Field(default=168.0, gt=0)
+    retrain_traffic_share: float = Field(default=0.8, ge=0, le=1)
 
     # Retraining gate: a challenger is promoted when its score is at least the
     # champion's minus this tolerance (in the units of the primary metric).

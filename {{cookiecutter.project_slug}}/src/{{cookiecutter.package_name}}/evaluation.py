@@ -10,29 +10,36 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 {%- endif %}
 from sklearn.pipeline import Pipeline
+
+Weights = pd.Series | None
+"""Per-row weights of a scored split (None: every row counts once); see retraining_data."""
 {%- if cookiecutter.task == "classification" %}
 
 PRIMARY_METRIC = "f1_macro"
 HIGHER_IS_BETTER = True
 
 
-def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) -> dict[str, float]:
+def evaluate(
+    pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series, weights: Weights = None
+) -> dict[str, float]:
     """Accuracy, macro F1 and ROC-AUC (one-vs-rest for more than two classes)."""
     predicted = pipeline.predict(features)
     probabilities = pipeline.predict_proba(features)
     classes = list(pipeline.classes_)
     if len(classes) == 2:  # noqa: PLR2004 - binary ROC-AUC scores the positive class only
-        roc_auc = roc_auc_score(target, probabilities[:, 1])
+        roc_auc = roc_auc_score(target, probabilities[:, 1], sample_weight=weights)
     else:
-        roc_auc = roc_auc_score(target, probabilities, multi_class="ovr", labels=classes)
-    return {**score_labels(target, predicted), "roc_auc": float(roc_auc)}
+        roc_auc = roc_auc_score(
+            target, probabilities, multi_class="ovr", labels=classes, sample_weight=weights
+        )
+    return {**score_labels(target, predicted, weights), "roc_auc": float(roc_auc)}
 
 
-def score_labels(actual: Any, predicted: Any) -> dict[str, float]:
+def score_labels(actual: Any, predicted: Any, weights: Weights = None) -> dict[str, float]:
     """Accuracy and macro F1 of predicted classes against the true ones (live labels too)."""
     return {
-        "accuracy": float(accuracy_score(actual, predicted)),
-        "f1_macro": float(f1_score(actual, predicted, average="macro")),
+        "accuracy": float(accuracy_score(actual, predicted, sample_weight=weights)),
+        "f1_macro": float(f1_score(actual, predicted, average="macro", sample_weight=weights)),
     }
 {%- else %}
 
@@ -40,17 +47,19 @@ PRIMARY_METRIC = "rmse"
 HIGHER_IS_BETTER = False
 
 
-def evaluate(pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series) -> dict[str, float]:
+def evaluate(
+    pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series, weights: Weights = None
+) -> dict[str, float]:
     """Root mean squared error, mean absolute error and R²."""
-    return score_labels(target, pipeline.predict(features))
+    return score_labels(target, pipeline.predict(features), weights)
 
 
-def score_labels(actual: Any, predicted: Any) -> dict[str, float]:
+def score_labels(actual: Any, predicted: Any, weights: Weights = None) -> dict[str, float]:
     """RMSE, MAE and R² of predicted values against the true ones (live labels too)."""
     return {
-        "rmse": float(root_mean_squared_error(actual, predicted)),
-        "mae": float(mean_absolute_error(actual, predicted)),
-        "r2": float(r2_score(actual, predicted)),
+        "rmse": float(root_mean_squared_error(actual, predicted, sample_weight=weights)),
+        "mae": float(mean_absolute_error(actual, predicted, sample_weight=weights)),
+        "r2": float(r2_score(actual, predicted, sample_weight=weights)),
     }
 {%- endif %}
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import Dataset
-from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, evaluate
+from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, Weights, evaluate
 from {{ cookiecutter.package_name }}.features import build_pipeline
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.schema import (
@@ -30,12 +30,18 @@ TASK = "{{ cookiecutter.task }}"
 
 @dataclass(frozen=True)
 class Split:
-    """Training and held-out parts of a dataset."""
+    """Training and held-out parts of a dataset, and their row weights (None: all equal).
+
+    Weights come with labelled traffic (see ``monitoring.retraining_data``): it carries a set
+    share of the weight in fitting and in the held-out scores, whatever its row count.
+    """
 
     train_features: pd.DataFrame
     test_features: pd.DataFrame
     train_target: pd.Series
     test_target: pd.Series
+    train_weights: Weights = None
+    test_weights: Weights = None
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,13 @@ def fit_model(
     """Fit on the training split, evaluate on the held-out split, sample the reference."""
     schema = schema or feature_schema(dataset, settings)
     pipeline = build_pipeline(schema, settings.random_seed)
-    pipeline.fit(schema.to_matrix(split.train_features, dataset.source), split.train_target)
+    pipeline.fit(
+        schema.to_matrix(split.train_features, dataset.source),
+        split.train_target,
+        model__sample_weight=split.train_weights,
+    )
     test_matrix = schema.to_matrix(split.test_features, "held-out split")
-    metrics = evaluate(pipeline, test_matrix, split.test_target)
+    metrics = evaluate(pipeline, test_matrix, split.test_target, split.test_weights)
 
     sample_size = min(settings.reference_rows, len(split.train_features))
     sample = split.train_features.sample(n=sample_size, random_state=settings.random_seed)

@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.monitoring.diagnosis import Diagnosis
 from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 from {{ cookiecutter.package_name }}.monitoring.window import Window
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
@@ -98,7 +99,9 @@ class DriftSummary(BaseModel):
     features: list[ColumnDrift] = []
     prediction: ColumnDrift | None = None
     performance: LivePerformance | None = None
+    diagnosis: Diagnosis | None = None
     report_html: str | None = None
+    performance_html: str | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -198,20 +201,33 @@ def detect_drift(
 
 
 def write_reports(
-    summary: DriftSummary, html: str, reports_dir: Path, keep: int = 100
+    summary: DriftSummary,
+    html: str,
+    reports_dir: Path,
+    keep: int = 100,
+    performance_html: str | None = None,
 ) -> DriftSummary:
     """Write ``drift-<time>.html`` and ``.json`` (plus ``latest.json``), each atomically.
 
+    Evidently's report of the live performance, if given, goes to ``performance-<time>.html``.
     Then only the newest ``keep`` runs' reports stay (APP_REPORTS_KEEP). A folder that
     cannot be written is one ConfigError naming APP_REPORTS_DIR, and the files of this
     report written before the failure are removed.
     """
     stem = f"drift-{summary.generated_at:%Y%m%dT%H%M%S%fZ}"
-    summary = summary.model_copy(update={"report_html": f"{stem}.html"})
+    pages = [(f"{stem}.html", html)]
+    if performance_html is not None:
+        pages.append((_performance_page(f"{stem}.json"), performance_html))
+    summary = summary.model_copy(
+        update={
+            "report_html": pages[0][0],
+            "performance_html": pages[1][0] if len(pages) > 1 else None,
+        }
+    )
     payload = summary.model_dump_json(indent=2)
     written: list[Path] = []
     try:
-        for name, text in [(f"{stem}.html", html), (f"{stem}.json", payload)]:
+        for name, text in [*pages, (f"{stem}.json", payload)]:
             write_atomic(reports_dir / name, text)
             written.append(reports_dir / name)
         write_atomic(reports_dir / "latest.json", payload)
@@ -230,11 +246,20 @@ def prune_reports(reports_dir: Path, keep: int) -> list[Path]:
     runs = sorted(reports_dir.glob("drift-*.json"), reverse=True)  # names sort by time
     deleted = []
     for report in runs[keep:]:
-        for path in (report, report.with_suffix(".html")):
+        for path in (
+            report,
+            report.with_suffix(".html"),
+            report.with_name(_performance_page(report.name)),
+        ):
             with contextlib.suppress(FileNotFoundError):  # another run pruned it first
                 path.unlink()
                 deleted.append(path)
     return deleted
+
+
+def _performance_page(report_json: str) -> str:
+    """The name of the live-performance page of the run whose JSON report is ``report_json``."""
+    return report_json.replace("drift-", "performance-", 1).removesuffix(".json") + ".html"
 
 
 def _run_report(

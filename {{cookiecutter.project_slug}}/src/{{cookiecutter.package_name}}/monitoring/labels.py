@@ -109,15 +109,22 @@ def _revisions(connection: Connection, request_ids: set[str]) -> dict[tuple[str,
 
 
 def read_labelled(engine: Engine, since: datetime) -> pd.DataFrame:
-    """The labelled predictions made since ``since``: model_version, prediction and label."""
+    """The labelled predictions made since ``since``, oldest first.
+
+    Columns: ``model_version``, the prediction, ``label``, ``created_at`` (when predicted) and
+    ``features`` (the record as logged: a dict of raw values).
+    """
     ensure_table(engine)
     position = func.row_number().over(
         partition_by=predictions.c.request_id, order_by=predictions.c.id
     )
     ranked = (
         select(
+            predictions.c.id,
             predictions.c.request_id,
+            predictions.c.created_at,
             predictions.c.model_version,
+            predictions.c.features,
             predictions.c[PREDICTION_COLUMN],
             (position - 1).label("position"),
         )
@@ -125,11 +132,14 @@ def read_labelled(engine: Engine, since: datetime) -> pd.DataFrame:
         .where(predictions.c.request_id.in_(select(labels.c.request_id)))
         .subquery()
     )
-    query = select(ranked.c.model_version, ranked.c[PREDICTION_COLUMN], labels.c.label).join(
+    columns = ["model_version", PREDICTION_COLUMN, LABEL_COLUMN, "created_at", "features"]
+    query = select(*(ranked.c[name] for name in columns if name != LABEL_COLUMN), labels.c.label)
+    query = query.join(
         labels,
         and_(labels.c.request_id == ranked.c.request_id, labels.c.position == ranked.c.position),
-    )
-    query = query.order_by(labels.c.request_id, labels.c.position)
+    ).order_by(ranked.c.id)
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return pd.DataFrame(rows, columns=["model_version", PREDICTION_COLUMN, LABEL_COLUMN])
+        rows = connection.execute(query).mappings().all()
+    frame = pd.DataFrame([{name: row[name] for name in columns} for row in rows], columns=columns)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame

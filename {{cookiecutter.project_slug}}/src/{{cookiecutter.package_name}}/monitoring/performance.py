@@ -13,6 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
+{%- if cookiecutter.task == "classification" %}
+from evidently import (
+    BinaryClassification,
+    DataDefinition,
+    Dataset,
+    MulticlassClassification,
+    Report,
+)
+from evidently.presets import ClassificationPreset
+{%- else %}
+from evidently import DataDefinition, Dataset, Regression, Report
+from evidently.presets import RegressionPreset
+{%- endif %}
 from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.evaluation import (
@@ -60,11 +73,16 @@ class LivePerformance(BaseModel):
         )
 
 
+def own_rows(labelled: pd.DataFrame, model: ModelMetadata) -> pd.DataFrame:
+    """The labelled predictions that ``model`` made (other versions' rows are left out)."""
+    return labelled[labelled["model_version"] == model.version]
+
+
 def assess(
     labelled: pd.DataFrame, model: ModelMetadata, min_labels: int, max_drop: float
 ) -> LivePerformance:
     """Score ``model``'s labelled predictions (other versions' rows are left out)."""
-    own = labelled[labelled["model_version"] == model.version]
+    own = own_rows(labelled, model)
     verdict = LivePerformance(
         status="insufficient_labels",
         model_version=model.version,
@@ -92,9 +110,39 @@ def assess(
 
 def from_prediction_log(
     database_url: str, hours: float, model: ModelMetadata, min_labels: int, max_drop: float
-) -> LivePerformance:
-    """Assess ``model`` on its predictions of the last ``hours`` that got a label."""
+) -> tuple[LivePerformance, pd.DataFrame]:
+    """Assess ``model`` on its predictions of the last ``hours`` that got a label.
+
+    Returns the verdict and the labelled predictions it read.
+    """
     since = datetime.now(UTC) - timedelta(hours=hours)
     with reading(database_url) as engine:
         labelled = read_labelled(engine, since)
-    return assess(labelled, model, min_labels, max_drop)
+    return assess(labelled, model, min_labels, max_drop), labelled
+
+
+def evidently_report_html(labelled: pd.DataFrame, model: ModelMetadata) -> str:
+    """Evidently's {{ cookiecutter.task }} report of ``model``'s labelled predictions, as a page."""
+{%- if cookiecutter.task == "classification" %}
+    frame = own_rows(labelled, model)[[LABEL_COLUMN, PREDICTION_COLUMN]].astype(str)
+    task: BinaryClassification | MulticlassClassification
+    if len(model.classes) == 2:  # noqa: PLR2004 - Evidently's binary metrics need the positive class
+        task = BinaryClassification(
+            target=LABEL_COLUMN, prediction_labels=PREDICTION_COLUMN, pos_label=model.classes[1]
+        )
+    else:
+        task = MulticlassClassification(target=LABEL_COLUMN, prediction_labels=PREDICTION_COLUMN)
+    definition = DataDefinition(
+        categorical_columns=[LABEL_COLUMN, PREDICTION_COLUMN], classification=[task]
+    )
+    preset = ClassificationPreset()
+{%- else %}
+    frame = own_rows(labelled, model)[[LABEL_COLUMN, PREDICTION_COLUMN]].astype(float)
+    definition = DataDefinition(
+        numerical_columns=[LABEL_COLUMN, PREDICTION_COLUMN],
+        regression=[Regression(target=LABEL_COLUMN, prediction=PREDICTION_COLUMN)],
+    )
+    preset = RegressionPreset()
+{%- endif %}
+    snapshot = Report([preset]).run(Dataset.from_pandas(frame, data_definition=definition), None)
+    return str(snapshot.get_html_str(as_iframe=False))

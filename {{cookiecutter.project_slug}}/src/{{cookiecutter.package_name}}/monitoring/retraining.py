@@ -1,9 +1,10 @@
 """The champion/challenger gate: promote a retrained model only if it is at least as good.
 
-Both models are scored on the same held-out split of the configured data source
-(``APP_DATASET`` / ``APP_DATA_PATH``): refresh that source with newly labelled data, and the
-challenger learns from it. If the data has not changed since the champion was trained on
-it, a challenger would be the same model: retraining is skipped, and the reason recorded.
+A challenger learns from the configured table (``APP_DATASET`` / ``APP_DATA_PATH``) plus the
+labelled traffic (see ``retraining_data``), and both models are scored on the same held-out
+split of that data, weighted the same way. If the data has not changed since the champion
+was trained on it, a challenger would be the same model: retraining is skipped, and the
+reason recorded.
 Every decision, promoted or not, is appended to the audit log, and tagged on the challenger's
 MLflow run (``gate.promoted``, ``gate.reason``, the scores and the champion it faced).
 """
@@ -34,6 +35,8 @@ class GateDecision:
     champion_score: float | None
     promoted: bool
     reason: str
+    labelled_rows: int = 0
+    """Labelled predictions in the challenger's data (see retraining_data)."""
 
 
 def skip_unchanged_data(
@@ -48,7 +51,8 @@ def skip_unchanged_data(
         return None
     reason = (
         f"the data has not changed since {champion} was trained on it, so a challenger would "
-        "be the same model: refresh the data source, or roll back (see docs/runbook.md)"
+        "be the same model: send labels (POST /feedback) or refresh the data source, or roll "
+        "back (see docs/runbook.md)"
     )
     return _record(
         registry,
@@ -71,8 +75,12 @@ def challenge(
     split: Split,
     tolerance: float,
     trigger: str,
+    labelled_rows: int = 0,
 ) -> GateDecision:
-    """Score champion and registered challenger on ``split``; promote the challenger if it wins."""
+    """Score champion and registered challenger on ``split``; promote the challenger if it wins.
+
+    ``split`` holds its row weights: the champion is scored as the challenger was.
+    """
     challenger_score = challenger.metrics[PRIMARY_METRIC]
     champion_version = registry.champion()
     champion_score: float | None = None
@@ -84,7 +92,9 @@ def challenge(
         try:
             schema = champion.metadata.feature_schema
             features = schema.to_matrix(split.test_features, "held-out split")
-            champion_metrics = evaluate(champion.pipeline, features, split.test_target)
+            champion_metrics = evaluate(
+                champion.pipeline, features, split.test_target, split.test_weights
+            )
             champion_score = champion_metrics[PRIMARY_METRIC]
         except (DataError, ValueError) as exc:
             promoted, reason = True, f"the champion cannot score the current data ({exc})"
@@ -114,6 +124,7 @@ def challenge(
             champion_score=champion_score,
             promoted=promoted,
             reason=reason,
+            labelled_rows=labelled_rows,
         ),
     )
 

@@ -10,14 +10,16 @@ features. Shifts, one per feature:
 ``--shift-share F`` shifts the first ``F`` of the features that way, whatever their kinds.
 
 With ``--labels``, each batch's true labels (the dataset's target of the drawn rows) come
-back through ``POST /feedback/batch`` right after its predictions. ``--concept-shift S``
-changes S of those labels{% if cookiecutter.task == "classification" %} to another class{% else %} by 3 standard deviations of the target{% endif %}: the inputs look the same, the
-relation to the label does not, so only the live performance check can see it.
+back through ``POST /feedback/batch``, ``--label-delay`` seconds after its predictions.
+``--concept-shift S`` changes the relation between inputs and label in the top S share of
+the first numeric feature (see ``sample_truths``): the inputs look the same, so only the
+live performance check can see it, and a challenger can learn the new relation from the
+labels.
 """
 
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +27,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from {{ cookiecutter.package_name }}.data import Dataset
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureSpec, FeatureValue
 
@@ -48,6 +51,21 @@ class TrafficResult:
     failed: int = 0
     labels: int = 0
     status_counts: Counter[str] = field(default_factory=Counter)
+
+    def count(self, status: str) -> None:
+        """Count one answer's status (anything but 200 is a failure)."""
+        self.status_counts[status] += 1
+        if status != "200":
+            self.failed += 1
+
+
+@dataclass(frozen=True)
+class PendingLabels:
+    """The truths of one request, and when to send them."""
+
+    due: float
+    request_id: str
+    truths: list[Truth]
 
 
 def parse_shifts(specs: list[str], schema: FeatureSchema) -> dict[str, Shift]:
@@ -124,22 +142,31 @@ def sample_records(
     return schema.records(sample, "dataset")
 
 
-def sample_truths(target: pd.Series, count: int, seed: int, concept_shift: float) -> list[Truth]:
+def sample_truths(
+    dataset: Dataset, schema: FeatureSchema, count: int, seed: int, concept_shift: float
+) -> list[Truth]:
     """The true labels of the rows ``sample_records`` draws with ``seed`` (same positions).
 
-    ``concept_shift`` of them, at random, are changed{% if cookiecutter.task == "classification" %} to the next class{% else %} by 3 standard deviations{% endif %}.
+    With ``concept_shift`` S, the world changed: the records in the top S share of the
+    first numeric feature {% if cookiecutter.task == "classification" %}all end in the last class{% else %}come out 3 standard deviations higher{% endif %}. The inputs look the same, but
+    the relation to the outcome is new, and a model can learn it from these labels.
+    Without a numeric feature, a random S share is changed.
     """
-    truths = target.sample(n=count, replace=True, random_state=seed).reset_index(drop=True)
-    changed = np.random.default_rng(seed + 1).random(count) < concept_shift
+    drawn = dataset.target.sample(n=count, replace=True, random_state=seed)
+    numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
+    if numeric:
+        values = pd.to_numeric(dataset.features.loc[drawn.index, numeric[0]], errors="coerce")
+        changed = values.rank(pct=True, method="first").to_numpy() > 1 - concept_shift
+    else:
+        changed = np.random.default_rng(seed + 1).random(count) < concept_shift
+    truths = drawn.reset_index(drop=True)
 {%- if cookiecutter.task == "classification" %}
-    classes = sorted(str(label) for label in target.unique())
     labels = truths.astype(str)
-    following = {label: classes[(i + 1) % len(classes)] for i, label in enumerate(classes)}
-    labels[changed] = labels[changed].map(following)
+    labels[changed] = max(str(label) for label in dataset.target.unique())
     return [str(label) for label in labels]
 {%- else %}
     labels = truths.astype(float)
-    labels[changed] += DRIFT_SIGMAS * float(target.std())
+    labels[changed] += DRIFT_SIGMAS * float(dataset.target.std())
     return [float(label) for label in labels]
 {%- endif %}
 
@@ -149,12 +176,16 @@ def send(
     records: list[dict[str, FeatureValue]],
     batch_size: int,
     truths: list[Truth] | None = None,
+    label_delay: float = 0.0,
 ) -> Iterator[TrafficResult]:
     """POST the records (one per request, or in batches), then their ``truths`` if given.
 
-    Yields the running result. The client must carry the feedback token to send truths.
+    Each request's truths follow it by ``label_delay`` seconds: the truth comes later than
+    the prediction. Yields the running result. The client must carry the feedback token to
+    send truths.
     """
     result = TrafficResult()
+    pending: deque[PendingLabels] = deque()
     for start in range(0, len(records), batch_size):
         chunk = records[start : start + batch_size]
         try:
@@ -164,18 +195,36 @@ def send(
                 response = client.post("/predict/batch", json={"records": chunk})
             status = str(response.status_code)
             if status == "200" and truths is not None:
-                status = _send_labels(
-                    client, response.json()["request_id"], truths[start : start + len(chunk)]
-                )
-                result.labels += len(chunk) if status == "200" else 0
+                due = time.monotonic() + label_delay
+                labels = truths[start : start + len(chunk)]
+                pending.append(PendingLabels(due, response.json()["request_id"], labels))
         except httpx.HTTPError as exc:
             status = type(exc).__name__
         result.requests += 1
         result.records += len(chunk)
-        result.status_counts[status] += 1
-        if status != "200":
-            result.failed += 1
+        result.count(status)
+        _send_due(client, pending, result, wait=False)
         yield result
+    if pending:
+        _send_due(client, pending, result, wait=True)
+        yield result
+
+
+def _send_due(
+    client: httpx.Client, pending: deque[PendingLabels], result: TrafficResult, *, wait: bool
+) -> None:
+    """Send the pending labels that are due; with ``wait``, all of them, each on time."""
+    while pending and (wait or pending[0].due <= time.monotonic()):
+        labels = pending.popleft()
+        time.sleep(max(0.0, labels.due - time.monotonic()))
+        try:
+            status = _send_labels(client, labels.request_id, labels.truths)
+        except httpx.HTTPError as exc:
+            status = f"feedback {type(exc).__name__}"
+        if status == "200":
+            result.labels += len(labels.truths)
+        else:
+            result.count(status)
 
 
 def _send_labels(client: httpx.Client, request_id: str, truths: list[Truth]) -> str:
