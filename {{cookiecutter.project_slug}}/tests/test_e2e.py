@@ -1,5 +1,6 @@
 """End to end with real processes: the CLI trains, ``serve`` runs uvicorn on 127.0.0.1,
-traffic flows over HTTP, the model is promoted under load, and shutdown loses no log rows.
+traffic flows over HTTP, the model is promoted under load, shutdown loses no log rows, and
+labels sent back close the loop.
 """
 
 import re
@@ -11,11 +12,17 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.evaluation import at_least_as_good
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
+    create_db_engine,
+    metadata,
+)
 
 from .helpers import (
     CLI,
     GRACEFUL_EXIT,
+    POSTGRES_URL,
     Record,
     Server,
     logged_request_ids,
@@ -141,3 +148,55 @@ def test_drift_loop_over_http(
     drifted = run_cli(sensitive, "monitor", "--max-rows", "900")
     assert drifted.returncode == 3, drifted.stderr
     assert f"({first_numeric})" in drifted.stdout
+
+
+@pytest.fixture
+def log_env(env: dict[str, str]) -> dict[str, str]:
+    """The server's environment, its log on PostgreSQL if TEST_POSTGRES_URL is set (as in
+    compose), else on SQLite (the in-process tests and `make demo` cover SQLite)."""
+    if not POSTGRES_URL:
+        return env
+    engine = create_db_engine(POSTGRES_URL)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return {**env, "APP_DATABASE_URL": POSTGRES_URL}
+
+
+def test_labels_close_the_loop_over_http(
+    registry: ModelRegistry, log_env: dict[str, str], serve: Callable[[dict[str, str]], Server]
+) -> None:
+    """Calm labels: healthy. Labels of a changed world: model problem, a challenger learns it
+    and is served with no restart, and the live score recovers."""
+    env = {**log_env, "APP_PERFORMANCE_MIN_LABELS": "100"}
+    url = str(serve(env).base_url)
+
+    def labelled_traffic(records: int, concept_shift: float, seed: int) -> None:
+        sent = run_cli(
+            env,
+            *("simulate-traffic", "--url", url, "--records", str(records), "--batch-size", "50"),
+            *("--labels", "--label-delay", "0.2", "--concept-shift", str(concept_shift)),
+            *("--seed", str(seed)),
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert f", {records} labelled" in sent.stdout
+
+    labelled_traffic(300, 0.0, seed=1)
+    calm = run_cli(env, "monitor", "--retrain")
+    assert calm.returncode == 0, calm.stdout + calm.stderr
+    assert "diagnosis: healthy: no drift, no drop in performance, clean data" in calm.stdout
+    assert registry.versions() == ["v1"]  # nothing to act on: no retraining
+
+    labelled_traffic(900, 0.5, seed=2)
+    changed = run_cli(env, "monitor", "--retrain")
+    assert changed.returncode == 5, changed.stdout + changed.stderr
+    assert "diagnosis: model problem: the model got worse on labelled traffic" in changed.stdout
+    assert "promoted: challenger" in changed.stdout
+    with httpx.Client(base_url=url) as client:
+        wait_for_version(client, "v2")
+
+    labelled_traffic(300, 0.5, seed=3)
+    recovered = run_cli(env, "monitor")
+    assert re.search(r"^performance ok: ", recovered.stdout, re.M), recovered.stdout
+    live = r"^performance \w+: \S+ ([\d.]+) on"
+    [before], [after] = (re.findall(live, out.stdout, re.M) for out in (changed, recovered))
+    assert at_least_as_good(float(after), float(before)) and after != before

@@ -1,7 +1,7 @@
 """Send realistic traffic to a running server, optionally shifted, to watch drift appear.
 
 Records are rows drawn (with replacement) from the dataset, with the served model's
-features. Shifts, one per feature:
+features, their numbers slightly noisy (new records, not copies). Shifts, one per feature:
 
 - ``NAME=K`` (a numeric feature): add ``K`` standard deviations to every record;
 - ``NAME=VALUE@SHARE`` (a category or boolean feature): set ``VALUE`` in a random ``SHARE``
@@ -34,6 +34,7 @@ from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureSpec, F
 DEFAULT_SHARE = 0.5
 DRIFT_SIGMAS = 3.0  # --shift-share moves numbers this many standard deviations...
 DRIFT_SHARE = 0.9  # ... and gives this share of the records one category (or true)
+NOISE_SIGMAS = 0.05  # every number moves by this much noise: about 0.04 of drift score
 LABEL_ATTEMPTS = 20
 LABEL_RETRY_SECONDS = 0.25
 Truth = {{ "str" if cookiecutter.task == "classification" else "float" }}
@@ -121,13 +122,21 @@ def sample_records(
     shifts: dict[str, Shift],
     seed: int,
 ) -> list[dict[str, FeatureValue]]:
-    """Draw ``count`` records of the schema's features from ``features``; apply the shifts."""
+    """Draw ``count`` records of the schema's features from ``features``; apply the shifts.
+
+    Numbers get a little noise (``NOISE_SIGMAS`` standard deviations), so that no record
+    copies a row of the table: real traffic brings new customers, and the retraining data
+    leaves out copies of held-out rows.
+    """
     present = [name for name in schema.names if name in features.columns]
     sample = schema.normalise(
         features[present].sample(n=count, replace=True, random_state=seed), "dataset"
     ).reset_index(drop=True)
     rng = np.random.default_rng(seed)
+    noise = np.random.default_rng([seed, 1])
     for feature in schema.features:
+        if feature.kind == "numeric" and feature.std:
+            sample[feature.name] += noise.normal(0.0, NOISE_SIGMAS * feature.std, count)
         shift = shifts.get(feature.name)
         if isinstance(shift, float):
             sample[feature.name] = sample[feature.name] + shift * float(feature.std or 0.0)
