@@ -104,6 +104,9 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert float(after) > float(before)  # v2 learned the changed world from the labels
     assert re.search(r"^promoted: challenger f1_macro=\S+ is at least as good", demo.stdout, re.M)
     assert '"model_version":"v2"' in demo.stdout
+    # Weaker hyper-parameters: the gate keeps the challenger (v3) out, and v2 serves on.
+    kept = re.search(r"^kept v2: challenger f1_macro=\S+ is worse than champion", demo.stdout, re.M)
+    assert kept and '"model_version":"v2"' in demo.stdout[kept.end() :]
     assert (project / "examples" / "request.json").exists()
     assert list((project / "reports").glob("drift-*.html"))
     assert list((project / "reports").glob("performance-*.html"))  # Evidently's, of the labels

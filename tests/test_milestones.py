@@ -96,9 +96,10 @@ def test_broken_serving_design_and_monitoring_fail_only_their_milestones(
     break_serving(committed)
     break_design(committed)
     break_monitoring(committed)
-    # Milestone 3 replays the last commit, which these uncommitted breaks cannot reach.
-    verdicts, output = milestones(committed, 1, 2, 4, 5)
-    assert verdicts == {1: "PASS", 2: "FAIL", 4: "FAIL", 5: "FAIL"}, output
+    # Milestone 3 replays the last commit, which these uncommitted breaks cannot reach; the
+    # code (milestone 1: minutes of tests) is untouched by them, and passes in the test above.
+    verdicts, output = milestones(committed, 2, 4, 5)
+    assert verdicts == {2: "FAIL", 4: "FAIL", 5: "FAIL"}, output
     assert "No such command 'serv'" in failure_reason(output, 2)
     assert "/predict/bulk" in failure_reason(output, 4)
     assert "monitor exited 4, expected 0" in failure_reason(output, 5)

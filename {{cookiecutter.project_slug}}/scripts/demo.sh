@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole loop without Docker: train, evaluate, predict, serve, send traffic, detect drift,
 # send labels, detect the drop in performance, retrain on the labels behind the gate, serve
-# the new champion. Run it with `make demo`.
+# the new champion, and see the gate keep a worse challenger out. Run it with `make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.sh
@@ -54,9 +54,15 @@ traffic_with_labels 600 2
 status=0
 cli monitor --hours 1 --max-rows 1000 || status=$?
 echo "monitor exit status: ${status}"
+
+echo "== 7. a challenger that loses: weaker hyper-parameters (APP_MODEL_PARAMS), the same labels;"
+echo "   the gate keeps it out and v2 serves on (docs/runbook.md: Challenger kept out)"
+APP_MODEL_PARAMS='{{ '{"C": 0.0001}' if cookiecutter.task == "classification" else '{"alpha": 1000000}' }}' \
+  cli retrain --reason "demo: a weaker configuration"
+curl -fsS "${SERVER_URL}/ready"; echo
 stop_server
 
-echo "== 7. the registry and its audit log"
+echo "== 8. the registry and its audit log"
 cli models list
 tail -n 3 "${APP_MODEL_DIR:-models}/audit.jsonl"
 echo "Reports: ${APP_REPORTS_DIR:-reports}/ (open the .html file in a browser)"

@@ -3,7 +3,9 @@
 import os
 import shutil
 import signal
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,13 @@ from .helpers import (
     start_server,
     train_version,
 )
+
+ARTIFACT_LOCATIONS = [
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+]
+"""The columns of MLflow's store that hold absolute artifact paths."""
 
 
 @pytest.fixture(autouse=True)
@@ -66,16 +75,40 @@ def promoted_v1(settings: Settings) -> ModelRegistry:
     return registry
 
 
+def copy_model_dir(source: Path, target: Path) -> None:
+    """Copy a model folder (MLflow's SQLite store, its artifacts, the audit log) to ``target``.
+
+    The store keeps absolute artifact locations: the copy's point into the copy.
+    """
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    old, new = source.resolve().as_posix(), target.resolve().as_posix()
+    with closing(sqlite3.connect(target / STORE_FILE)) as store, store:
+        for table, column in ARTIFACT_LOCATIONS:
+            store.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (old, new))  # noqa: S608 - constant names
+
+
 @pytest.fixture
 def settings(tmp_path: Path, mlflow_store: Path) -> Settings:
     """Settings that keep every file of the test under ``tmp_path``, MLflow's store too."""
     return settings_in(tmp_path, mlflow_store)
 
 
+@pytest.fixture(scope="session")
+def promoted_model_dir(tmp_path_factory: pytest.TempPathFactory, mlflow_store: Path) -> Path:
+    """A model folder whose v1 is trained and promoted once a session, for ``registry``."""
+    settings = settings_in(tmp_path_factory.mktemp("promoted"), mlflow_store)
+    promoted_v1(settings)
+    return settings.model_dir
+
+
 @pytest.fixture
-def registry(settings: Settings) -> ModelRegistry:
-    """A registry of the test's own with one trained, promoted model (v1): free to change."""
-    return promoted_v1(settings)
+def registry(settings: Settings, promoted_model_dir: Path) -> ModelRegistry:
+    """A registry of the test's own with one trained, promoted model (v1): free to change.
+
+    A copy of the session's: training and registering v1 for each test costs about a second.
+    """
+    copy_model_dir(promoted_model_dir, settings.model_dir)
+    return open_registry(settings)
 
 
 @pytest.fixture(scope="session")

@@ -252,6 +252,45 @@ def test_invalid_setting_names_the_variable(
     assert result.stderr.startswith("error: invalid setting APP_TEST_SIZE:")
 
 
+MODEL_PARAM = "{{ 'C' if cookiecutter.task == 'classification' else 'alpha' }}"
+"""A hyper-parameter of the estimator in features.py."""
+
+
+def test_model_params_reach_the_estimator_and_its_run(
+    cli: CliRunner, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_MODEL_PARAMS", json.dumps({MODEL_PARAM: 0.5}))
+    assert cli.invoke(app, ["train"]).exit_code == 0
+    trained = registry.load("v2")
+    assert trained.pipeline.named_steps["model"].get_params()[MODEL_PARAM] == 0.5
+    run = registry.client.get_run(trained.metadata.run_id)
+    assert run.data.params[f"model.{MODEL_PARAM}"] == "0.5"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ('{"no_such_parameter": 1}', "Invalid parameter 'no_such_parameter' for estimator"),
+        (json.dumps({MODEL_PARAM: -1}), f"The '{MODEL_PARAM}' parameter of"),
+        ("[1, 2]", "Input should be a valid dictionary"),
+    ],
+    ids=["unknown-name", "out-of-range", "not-an-object"],
+)
+def test_bad_model_params_are_one_line_and_register_nothing(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    params: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("APP_MODEL_PARAMS", params)
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("error: invalid setting APP_MODEL_PARAMS")
+    assert message in result.stderr
+    assert registry.versions() == ["v1"]
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

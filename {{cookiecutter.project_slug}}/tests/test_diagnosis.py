@@ -33,6 +33,7 @@ def check(
     performance: PerformanceStatus | None = None,
     missing: float = 0.0,
     unknown: float = 0.0,
+    out_of_range: float = 0.0,
 ) -> DriftSummary:
     """The summary of a check with one feature, its data quality, and its live performance."""
     feature = ColumnDrift(
@@ -44,6 +45,7 @@ def check(
         missing_share=0.02 + missing,
         reference_missing_share=0.02,
         unknown_share=unknown,
+        out_of_range_share=out_of_range,
     )
     live = None
     if performance is not None:
@@ -75,13 +77,14 @@ def check(
     [
         (check("drift", "degraded", unknown=0.3), "data_problem", "'x'"),
         (check("no_drift", "ok", missing=0.1), "data_problem", "'x'"),
+        (check("drift", "ok", out_of_range=0.2), "data_problem", "far-out numbers in 'x'"),
         (check("no_drift", "degraded"), "model_problem", "the inputs did not drift"),
         (check("drift", "degraded"), "model_problem", "the inputs drifted too"),
         (check("insufficient_data", "degraded"), "model_problem", "did not drift"),
         (check("drift", "ok"), "input_drift", "the labels show no drop"),
         (check("drift", "insufficient_labels"), "input_drift", "too few labels"),
         (check("drift"), "input_drift", "too few labels"),
-        (check("no_drift", "ok", missing=0.04, unknown=0.04), "healthy", "no drop"),
+        (check("no_drift", "ok", missing=0.04, unknown=0.04, out_of_range=0.04), "healthy", "no"),
         (check("no_drift"), "healthy", "no drift, clean data"),
         (check("insufficient_data", "insufficient_labels"), "no_verdict", "too little"),
     ],
@@ -115,7 +118,8 @@ def test_monitor_reports_a_data_problem_and_does_not_retrain_on_it(
         app, ["monitor", "--input", str(window), "--retrain"]
     )
     assert result.exit_code == 3, result.output  # the drift verdict stays the exit code
-    reason = "diagnosis: data problem: unknown categories or new gaps in 'plan', 'tenure months'"
+    reason = "diagnosis: data problem: unknown categories, new gaps or far-out numbers in 'plan', "
+    reason += "'tenure months'"
     assert reason in result.stdout
     assert "(docs/runbook.md#data-problem)" in result.stdout
     assert "not retraining: a model retrained on broken data would learn it" in result.stdout

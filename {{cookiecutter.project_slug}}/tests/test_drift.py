@@ -60,6 +60,8 @@ def test_shifted_features_and_only_they_drift(
     assert summary.drifted_share == pytest.approx(len(shifted) / len(schema.features))
     by_name = {feature.column: feature for feature in summary.features}
     assert all(by_name[name].score > by_name[name].threshold for name in shifted)
+    for name in shifted:  # drifted, yet within the plausible range: not broken data
+        assert (by_name[name].out_of_range_share or 0) < 0.05
     assert html is not None and all(name in html for name in shifted)
 
 
@@ -166,3 +168,20 @@ def test_a_category_mix_shift_drifts_that_column_and_gaps_are_reported(
     assert any(note.startswith("'plan': ") and "unknown categories" in note for note in notes)
     assert any(note.startswith("'tenure months': ") and "missing" in note for note in notes)
     assert html is not None and "plan" in html
+
+
+def test_numbers_far_outside_the_training_range_are_a_quality_note(
+    registry: ModelRegistry, features: pd.DataFrame, settings: Settings, schema: FeatureSchema
+) -> None:
+    """A unit change upstream (x 1000) puts a number outside its plausible range."""
+    numeric = next(feature for feature in schema.features if feature.kind == "numeric")
+    current = traffic(registry.load_champion(), features, 600)
+    calm, _html = run(registry, current, settings)
+    current[numeric.name] *= 1000
+    broken, _html = run(registry, current, settings)
+    [before] = [feature for feature in calm.features if feature.column == numeric.name]
+    [after] = [feature for feature in broken.features if feature.column == numeric.name]
+    assert before.out_of_range_share == 0
+    assert after.out_of_range_share is not None and after.out_of_range_share > 0.5
+    assert f"{numeric.name!r}: " in "\n".join(broken.quality_notes())
+    assert "far outside the training range" in "\n".join(broken.quality_notes())

@@ -32,6 +32,8 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.e2e
+WEAKER_PARAMS = '{{ '{"C": 0.0001}' if cookiecutter.task == "classification" else '{"alpha": 1000000}' }}'
+"""Hyper-parameters that leave the model next to no signal (see APP_MODEL_PARAMS)."""
 
 
 @pytest.fixture
@@ -150,11 +152,11 @@ def test_drift_loop_over_http(
     assert f"({first_numeric})" in drifted.stdout
 
 
-@pytest.fixture
-def log_env(env: dict[str, str]) -> dict[str, str]:
-    """The server's environment, its log on PostgreSQL if TEST_POSTGRES_URL is set (as in
-    compose), else on SQLite (the in-process tests and `make demo` cover SQLite)."""
-    if not POSTGRES_URL:
+@pytest.fixture(params=["sqlite", *(["postgresql"] if POSTGRES_URL else [])])
+def log_env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's environment, its log on SQLite (the default), and on PostgreSQL (as in
+    compose) too when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite" or not POSTGRES_URL:
         return env
     engine = create_db_engine(POSTGRES_URL)
     metadata.drop_all(engine)
@@ -166,7 +168,8 @@ def test_labels_close_the_loop_over_http(
     registry: ModelRegistry, log_env: dict[str, str], serve: Callable[[dict[str, str]], Server]
 ) -> None:
     """Calm labels: healthy. Labels of a changed world: model problem, a challenger learns it
-    and is served with no restart, and the live score recovers."""
+    and is served with no restart, and the live score recovers. A challenger with weaker
+    hyper-parameters loses the gate and is kept out."""
     env = {**log_env, "APP_PERFORMANCE_MIN_LABELS": "100"}
     url = str(serve(env).base_url)
 
@@ -200,3 +203,11 @@ def test_labels_close_the_loop_over_http(
     live = r"^performance \w+: \S+ ([\d.]+) on"
     [before], [after] = (re.findall(live, out.stdout, re.M) for out in (changed, recovered))
     assert at_least_as_good(float(after), float(before)) and after != before
+
+    weaker = {**env, "APP_MODEL_PARAMS": WEAKER_PARAMS}
+    lost = run_cli(weaker, "retrain", "--reason", "a weaker configuration")
+    assert lost.returncode == 0, lost.stdout + lost.stderr
+    assert re.search(r"^kept v2: challenger \S+ is worse than champion ", lost.stdout, re.M)
+    assert registry.versions() == ["v1", "v2", "v3"] and registry.champion() == "v2"
+    with httpx.Client(base_url=url) as client:
+        assert client.get("/ready").json()["model_version"] == "v2"

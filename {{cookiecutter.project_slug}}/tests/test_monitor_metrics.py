@@ -11,6 +11,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
+from {{ cookiecutter.package_name }}.monitoring.diagnosis import diagnose
 from {{ cookiecutter.package_name }}.monitoring.drift import ExitCode, detect_drift
 from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
 from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
@@ -77,6 +78,7 @@ def test_a_performance_verdict_is_exposed_beside_the_drift_one(
         held_out=model.metadata.metrics,
     )
     summary = summary.model_copy(update={"performance": checked})
+    summary = summary.model_copy(update={"diagnosis": diagnose(summary, 0.05)})
     metrics = MonitorMetrics()
     metrics.record(summary)
 
@@ -87,6 +89,8 @@ def test_a_performance_verdict_is_exposed_beside_the_drift_one(
     primary = "{" + f'metric="{PRIMARY_METRIC}"' + "}"
     assert sample(metrics, f"model_held_out_score{primary}") == held_out
     assert sample(metrics, f"model_live_score{primary}") == held_out / 2
+    assert sample(metrics, 'monitor_diagnosis{kind="model_problem"}') == 1
+    assert sample(metrics, 'monitor_diagnosis{kind="healthy"}') == 0
 
 
 def test_the_endpoint_serves_them_and_a_taken_port_is_one_error() -> None:

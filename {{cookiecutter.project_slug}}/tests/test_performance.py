@@ -82,26 +82,61 @@ def test_the_verdict_compares_the_primary_metric_with_the_held_out_one(
     outputs = scored[PREDICTION_COLUMN].tolist()
     truths = [o if i < right * rows else wrong(o, model) for i, o in enumerate(outputs)]
     labelled = pd.DataFrame(
-        {"model_version": model.version, PREDICTION_COLUMN: outputs, LABEL_COLUMN: truths}
+        {
+            "model_version": model.version,
+            PREDICTION_COLUMN: outputs,
+            LABEL_COLUMN: truths,
+            "features": scored.drop(columns=PREDICTION_COLUMN).to_dict("records"),
+        }
     )
     other_version = labelled.assign(model_version="v0")  # not the champion's: left out
-    checked = assess(pd.concat([labelled, other_version]), model.metadata, 20, 0.1)
+    checked = assess(pd.concat([labelled, other_version]), model, 20, 0.1)
     assert checked.status == status
     assert checked.labelled_rows == rows
     assert checked.held_out == model.metadata.metrics
     if status != "insufficient_labels":
-        assert set(checked.live) >= {PRIMARY_METRIC}
+        # the held-out metrics, live (ROC-AUC once the labels hold every class)
+        assert set(checked.live) >= set(model.metadata.metrics) - {"roc_auc"}
         assert checked.headline().startswith(f"performance {status}: {PRIMARY_METRIC} ")
+{%- if cookiecutter.task == "classification" %}
 
 
+def test_live_roc_auc_scores_the_logged_features_again(
+    registry: ModelRegistry, features: pd.DataFrame
+) -> None:
+    """The log holds no probabilities: the champion scores the logged records again."""
+    model = registry.load_champion()
+    scored = traffic(model, features, 200)
+    records = scored.drop(columns=PREDICTION_COLUMN)
+    truths = [p.prediction for p in model.predict(records)]  # labels = predictions
+    truths[0] = wrong(truths[0], model)
+    labelled = pd.DataFrame(
+        {
+            "model_version": model.version,
+            PREDICTION_COLUMN: scored[PREDICTION_COLUMN],
+            LABEL_COLUMN: truths,
+            "features": records.to_dict("records"),
+        }
+    )
+    live = assess(labelled, model, 20, 0.1).live
+    assert 0.5 < live["roc_auc"] <= 1.0
+    one_class = labelled[labelled[LABEL_COLUMN] == labelled[LABEL_COLUMN].mode()[0]]
+    assert "roc_auc" not in assess(one_class, model, 20, 0.1).live  # undefined: left out
+{%- endif %}
+
+
+@pytest.mark.parametrize("drift_min_rows", [50, 1000], ids=["drift-verdict", "too-few-for-drift"])
 def test_monitor_exits_5_when_the_labels_say_the_model_got_worse(
     cli: CliRunner,
     registry: ModelRegistry,
     settings: Settings,
     features: pd.DataFrame,
     monkeypatch: pytest.MonkeyPatch,
+    drift_min_rows: int,
 ) -> None:
+    """With or without a drift verdict, the drop is reported, paged and in latest.json."""
     monkeypatch.setenv("APP_PERFORMANCE_MIN_LABELS", "30")
+    monkeypatch.setenv("APP_DRIFT_MIN_ROWS", str(drift_min_rows))
     engine = create_db_engine(settings.database_url)
     log_and_label(engine, registry.load_champion(), features, rows=60, right=0.2)
     result = cli.invoke(app, ["monitor", "--hours", "1"])
@@ -111,6 +146,7 @@ def test_monitor_exits_5_when_the_labels_say_the_model_got_worse(
     assert "diagnosis: model problem: the model got worse on labelled traffic" in result.stdout
     latest = json.loads((settings.reports_dir / "latest.json").read_text())
     assert latest["performance"]["status"] == "degraded"
+    assert (latest["report_html"] is None) == (drift_min_rows > 60)  # no drift verdict, no page
     page = (settings.reports_dir / latest["performance_html"]).read_text()  # Evidently's report
     assert page.startswith("<html>") or page.lstrip().lower().startswith("<!doctype html")
     assert "{{ "F1" if cookiecutter.task == "classification" else "MAE" }}" in page

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from {{ cookiecutter.package_name }}.data import Dataset
     from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
-    from {{ cookiecutter.package_name }}.model import ModelMetadata
+    from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
     from {{ cookiecutter.package_name }}.monitoring.drift import DriftSummary
     from {{ cookiecutter.package_name }}.monitoring.monitor_metrics import MonitorMetrics
     from {{ cookiecutter.package_name }}.monitoring.retraining import GateDecision
@@ -545,6 +545,8 @@ def _table(settings: Settings) -> TrainingData:
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
+    import pandas as pd
+
     from {{ cookiecutter.package_name }}.monitoring.retraining import (
         challenge,
         skip_unchanged_data,
@@ -555,7 +557,11 @@ def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateD
     )
 
     table = _table(settings)
-    traffic = labelled_traffic(settings.database_url, settings.retrain_window_hours)
+    traffic = (  # APP_RETRAIN_TRAFFIC_SHARE=0: the table alone, the log unread
+        labelled_traffic(settings.database_url, settings.retrain_window_hours)
+        if settings.retrain_traffic_share > 0
+        else pd.DataFrame()
+    )
     data = with_labelled_traffic(table, traffic, settings)
     stderr.print(f"- {data.describe(len(traffic), settings)}", markup=False)
     decision = skip_unchanged_data(registry, data.dataset.sha256, trigger)
@@ -606,9 +612,9 @@ def _monitor_once(
             stdout.print(coverage)
         performance_html = None
         if input_path is None:  # labels live in the prediction log's database
-            summary, performance_html = _with_performance(summary, settings, model.metadata)
+            summary, performance_html = _with_performance(summary, settings, model)
         summary = _diagnosed(summary, settings)
-        if html is not None:  # no verdict (too few rows), no report
+        if html is not None or performance_html is not None:  # no verdict at all, no report
             summary = _write_reports(summary, html, performance_html, settings)
     except AppError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
@@ -633,14 +639,15 @@ def _retrain_after(summary: DriftSummary, settings: Settings, registry: ModelReg
         stdout.print("not retraining: a model retrained on broken data would learn it")
         return
     try:
-        trigger = f"{triggers[summary.exit_code]}: report {summary.report_html}"
+        report = summary.report_html or summary.performance_html
+        trigger = f"{triggers[summary.exit_code]}: report {report}"
         _retrain(settings, registry, trigger=trigger)
     except AppError as exc:  # the verdict stands: its exit code tells cron what was found
         typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
 
 
 def _with_performance(
-    summary: DriftSummary, settings: Settings, model: ModelMetadata
+    summary: DriftSummary, settings: Settings, model: LoadedModel
 ) -> tuple[DriftSummary, str | None]:
     """``summary`` with the champion's live performance on labelled traffic, printed.
 
@@ -657,13 +664,13 @@ def _with_performance(
     )
     stdout.print(checked.headline())
     html = None
-    if checked.status != "insufficient_labels" and summary.status != "insufficient_data":
-        html = performance.evidently_report_html(labelled, model)
+    if checked.status != "insufficient_labels":
+        html = performance.evidently_report_html(labelled, model.metadata)
     return summary.model_copy(update={"performance": checked}), html
 
 
 def _write_reports(
-    summary: DriftSummary, html: str, performance_html: str | None, settings: Settings
+    summary: DriftSummary, html: str | None, performance_html: str | None, settings: Settings
 ) -> DriftSummary:
     """Write the check's reports and print where they are."""
     from {{ cookiecutter.package_name }}.monitoring.drift import write_reports

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Feature schema overrides, as JSON: APP_FEATURE_KINDS='{"zip code": "categorical",
     # "notes": "exclude"}'. Every other column's kind is inferred (see schema.py).
     feature_kinds: dict[str, ColumnRule] = Field(default_factory=dict)
+    # The estimator's hyper-parameters, as JSON: APP_MODEL_PARAMS='{"C": 0.5}' (see
+    # features.py for the estimator). Each run records them in MLflow; a retrained model
+    # with worse ones loses the gate and is kept out.
+    model_params: dict[str, bool | int | float | str | None] = Field(default_factory=dict)
     # Text columns with more distinct values than this are free text, not categories.
     max_categories: PositiveInt = 50
     # Where `train` writes example requests drawn from the data it trained on.

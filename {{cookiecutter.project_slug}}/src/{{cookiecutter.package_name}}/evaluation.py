@@ -24,15 +24,28 @@ def evaluate(
 ) -> dict[str, float]:
     """Accuracy, macro F1 and ROC-AUC (one-vs-rest for more than two classes)."""
     predicted = pipeline.predict(features)
+    return {
+        **score_labels(target, predicted, weights),
+        "roc_auc": roc_auc(pipeline, features, target, weights),
+    }
+
+
+def roc_auc(
+    pipeline: Pipeline, features: npt.NDArray[Any], target: pd.Series, weights: Weights = None
+) -> float:
+    """ROC-AUC of the predicted probabilities (one-vs-rest for more than two classes).
+
+    ``target`` must hold every class the pipeline knows: with one missing, it is undefined.
+    """
     probabilities = pipeline.predict_proba(features)
     classes = list(pipeline.classes_)
     if len(classes) == 2:  # noqa: PLR2004 - binary ROC-AUC scores the positive class only
-        roc_auc = roc_auc_score(target, probabilities[:, 1], sample_weight=weights)
-    else:
-        roc_auc = roc_auc_score(
+        return float(roc_auc_score(target, probabilities[:, 1], sample_weight=weights))
+    return float(
+        roc_auc_score(
             target, probabilities, multi_class="ovr", labels=classes, sample_weight=weights
         )
-    return {**score_labels(target, predicted, weights), "roc_auc": float(roc_auc)}
+    )
 
 
 def score_labels(actual: Any, predicted: Any, weights: Weights = None) -> dict[str, float]:

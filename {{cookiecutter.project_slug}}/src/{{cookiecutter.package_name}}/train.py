@@ -7,7 +7,9 @@ from the whole table; the pipeline learns only from the training split.
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy.typing as npt
 import pandas as pd
 import sklearn
 from sklearn.model_selection import train_test_split
@@ -16,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import Dataset
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, Weights, evaluate
 from {{ cookiecutter.package_name }}.features import build_pipeline
 from {{ cookiecutter.package_name }}.model import ModelMetadata
@@ -80,11 +83,7 @@ def fit_model(
     """Fit on the training split, evaluate on the held-out split, sample the reference."""
     schema = schema or feature_schema(dataset, settings)
     pipeline = build_pipeline(schema, settings.random_seed)
-    pipeline.fit(
-        schema.to_matrix(split.train_features, dataset.source),
-        split.train_target,
-        model__sample_weight=split.train_weights,
-    )
+    _fit(pipeline, schema.to_matrix(split.train_features, dataset.source), split, settings)
     test_matrix = schema.to_matrix(split.test_features, "held-out split")
     metrics = evaluate(pipeline, test_matrix, split.test_target, split.test_weights)
 
@@ -117,3 +116,15 @@ def fit_model(
         },
     )
     return TrainedModel(pipeline=pipeline, metadata=metadata, reference=reference)
+
+
+def _fit(pipeline: Pipeline, matrix: npt.NDArray[Any], split: Split, settings: Settings) -> None:
+    """Fit ``pipeline`` on the training split, its estimator set to ``APP_MODEL_PARAMS``."""
+    params = settings.model_params
+    try:
+        pipeline.set_params(**{f"model__{name}": value for name, value in params.items()})
+        pipeline.fit(matrix, split.train_target, model__sample_weight=split.train_weights)
+    except ValueError as exc:  # scikit-learn names the parameter and the values it takes
+        if not params:
+            raise
+        raise ConfigError(f"invalid setting APP_MODEL_PARAMS: {exc}") from None

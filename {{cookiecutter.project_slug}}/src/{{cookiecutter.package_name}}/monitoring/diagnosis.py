@@ -2,8 +2,9 @@
 
 The checks run in this order, and the first that holds is the diagnosis:
 
-1. ``data_problem``: in some feature, unknown categories, or missing values beyond those of
-   training, reach ``APP_QUALITY_MAX_SHARE`` of the window. Fix the data upstream first:
+1. ``data_problem``: in some feature, unknown categories, missing values beyond those of
+   training, or numbers far outside the training range (see ``drift.plausible_range``)
+   reach ``APP_QUALITY_MAX_SHARE`` of the window. Fix the data upstream first:
    a model retrained on it would learn the breakage, so ``monitor --retrain`` does not.
 2. ``model_problem``: the champion's live performance on labelled traffic degraded, whether
    the inputs drifted or not. Retrain on the recent labels, or roll back a recent promotion.
@@ -69,8 +70,9 @@ def diagnose(summary: DriftSummary, max_quality_share: float) -> Diagnosis:
     if broken:
         kind: DiagnosisKind = "data_problem"
         reason = (
-            f"unknown categories or new gaps in {', '.join(map(repr, broken))} reach "
-            f"{max_quality_share:.0%} of the window (APP_QUALITY_MAX_SHARE)"
+            "unknown categories, new gaps or far-out numbers in "
+            f"{', '.join(map(repr, broken))} reach {max_quality_share:.0%} of the window "
+            "(APP_QUALITY_MAX_SHARE)"
         )
     elif performance is not None and performance.degraded:
         kind = "model_problem"
@@ -100,6 +102,7 @@ def diagnose(summary: DriftSummary, max_quality_share: float) -> Diagnosis:
 
 
 def _broken(feature: ColumnDrift, max_share: float) -> bool:
-    """Whether unknown categories or new gaps in ``feature`` reach ``max_share``."""
+    """Whether unknown categories, new gaps or far-out numbers reach ``max_share``."""
     new_gaps = (feature.missing_share or 0) - (feature.reference_missing_share or 0)
-    return (feature.unknown_share or 0) >= max_share or new_gaps >= max_share
+    shares = (feature.unknown_share or 0, new_gaps, feature.out_of_range_share or 0)
+    return max(shares) >= max_share

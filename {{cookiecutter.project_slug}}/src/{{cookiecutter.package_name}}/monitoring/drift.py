@@ -19,7 +19,12 @@ from typing import Any, Literal
 
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
-from evidently.metrics import MissingValueCount, OutListValueCount, ValueDrift
+from evidently.metrics import (
+    MissingValueCount,
+    OutListValueCount,
+    OutRangeValueCount,
+    ValueDrift,
+)
 from evidently.presets import DataDriftPreset
 from pydantic import BaseModel
 
@@ -30,13 +35,20 @@ from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.diagnosis import Diagnosis
 from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 from {{ cookiecutter.package_name }}.monitoring.window import Window
-from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
+from {{ cookiecutter.package_name }}.schema import (
+    PREDICTION_COLUMN,
+    FeatureSchema,
+    FeatureSpec,
+)
 
 METADATA_COLUMNS = ("model_version", "created_at")
 """Columns of the prediction log that are not model inputs or outputs."""
 
 MISSING_METRIC = "evidently:metric_v2:MissingValueCount"
 UNKNOWN_METRIC = "evidently:metric_v2:OutListValueCount"
+OUT_OF_RANGE_METRIC = "evidently:metric_v2:OutRangeValueCount"
+PLAUSIBLE_WIDTHS = 3.0
+"""How many training-range widths beyond the range a number may lie before it is far out."""
 
 DriftStatus = Literal["no_drift", "drift", "insufficient_data"]
 
@@ -69,12 +81,17 @@ class ColumnDrift(BaseModel):
     missing_share: float | None = None
     reference_missing_share: float | None = None
     unknown_share: float | None = None
+    out_of_range_share: float | None = None
+    """Numbers only: the share of values outside ``plausible_range`` (a unit change, a
+    sentinel such as -999)."""
 
     def quality_note(self) -> str | None:
-        """A line about missing values or unknown categories, if the window has any."""
+        """A line about missing values, unknown categories or far-out numbers, if any."""
         notes = []
         if self.unknown_share:
             notes.append(f"{self.unknown_share:.1%} unknown categories")
+        if self.out_of_range_share:
+            notes.append(f"{self.out_of_range_share:.1%} far outside the training range")
         if self.missing_share and self.missing_share > (self.reference_missing_share or 0):
             notes.append(
                 f"{self.missing_share:.1%} missing ({self.reference_missing_share or 0:.1%} in "
@@ -202,7 +219,7 @@ def detect_drift(
 
 def write_reports(
     summary: DriftSummary,
-    html: str,
+    html: str | None,
     reports_dir: Path,
     keep: int = 100,
     performance_html: str | None = None,
@@ -210,24 +227,24 @@ def write_reports(
     """Write ``drift-<time>.html`` and ``.json`` (plus ``latest.json``), each atomically.
 
     Evidently's report of the live performance, if given, goes to ``performance-<time>.html``.
-    Then only the newest ``keep`` runs' reports stay (APP_REPORTS_KEEP). A folder that
-    cannot be written is one ConfigError naming APP_REPORTS_DIR, and the files of this
-    report written before the failure are removed.
+    Without a drift verdict (``html`` None: too few rows), the JSON holds the performance
+    verdict, and there is no drift page. Then only the newest ``keep`` runs' reports stay
+    (APP_REPORTS_KEEP). A folder that cannot be written is one ConfigError naming
+    APP_REPORTS_DIR, and the files of this report written before the failure are removed.
     """
     stem = f"drift-{summary.generated_at:%Y%m%dT%H%M%S%fZ}"
-    pages = [(f"{stem}.html", html)]
-    if performance_html is not None:
-        pages.append((_performance_page(f"{stem}.json"), performance_html))
+    drift_page = f"{stem}.html" if html is not None else None
+    performance_page = _performance_page(f"{stem}.json") if performance_html is not None else None
     summary = summary.model_copy(
-        update={
-            "report_html": pages[0][0],
-            "performance_html": pages[1][0] if len(pages) > 1 else None,
-        }
+        update={"report_html": drift_page, "performance_html": performance_page}
     )
     payload = summary.model_dump_json(indent=2)
+    pages = [(drift_page, html), (performance_page, performance_html), (f"{stem}.json", payload)]
     written: list[Path] = []
     try:
-        for name, text in [*pages, (f"{stem}.json", payload)]:
+        for name, text in pages:
+            if name is None or text is None:
+                continue
             write_atomic(reports_dir / name, text)
             written.append(reports_dir / name)
         write_atomic(reports_dir / "latest.json", payload)
@@ -262,6 +279,19 @@ def _performance_page(report_json: str) -> str:
     return report_json.replace("drift-", "performance-", 1).removesuffix(".json") + ".html"
 
 
+def plausible_range(feature: FeatureSpec) -> tuple[float, float] | None:
+    """The training range of a numeric feature, widened by three times its width each side.
+
+    A drifted feature moves within it (a range spans at least 2 sd, so even a two-valued
+    number shifted by 6 sd stays inside); a unit change (cents for euros) or a sentinel
+    (-999, 99999) lands outside. None for other kinds.
+    """
+    if feature.kind != "numeric" or feature.min is None or feature.max is None:
+        return None
+    margin = PLAUSIBLE_WIDTHS * (feature.max - feature.min)
+    return feature.min - margin, feature.max + margin
+
+
 def _run_report(
     reference: pd.DataFrame, current: pd.DataFrame, schema: FeatureSchema, settings: Settings
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
@@ -282,10 +312,19 @@ def _run_report(
     prediction_method = settings.drift_numeric_method
     prediction_threshold = settings.drift_numeric_threshold
 {%- endif %}
-    quality = [MissingValueCount(column=name) for name in schema.names] + [
-        OutListValueCount(column=feature.name, values=feature.categories)
-        for feature in schema.features
-        if feature.kind == "categorical"
+    quality = [
+        *(MissingValueCount(column=name) for name in schema.names),
+        *(
+            OutListValueCount(column=feature.name, values=feature.categories)
+            for feature in schema.features
+            if feature.kind == "categorical"
+        ),
+        *(
+            OutRangeValueCount(column=feature.name, left=low, right=high)
+            for feature in schema.features
+            if (bounds := plausible_range(feature)) is not None
+            for low, high in [bounds]
+        ),
     ]
     report = Report(
         [
@@ -331,7 +370,7 @@ def _column_results(result: dict[str, Any], reference: pd.DataFrame) -> dict[str
                 threshold=float(config["threshold"]),
                 drifted=verdicts[metric["id"]],
             )
-        elif kind in (MISSING_METRIC, UNKNOWN_METRIC):
+        elif kind in (MISSING_METRIC, UNKNOWN_METRIC, OUT_OF_RANGE_METRIC):
             shares[kind, config["column"]] = float(metric["value"]["share"])
     for name, column in columns.items():
         if name == PREDICTION_COLUMN:
@@ -341,6 +380,7 @@ def _column_results(result: dict[str, Any], reference: pd.DataFrame) -> dict[str
                 "missing_share": shares.get((MISSING_METRIC, name)),
                 "reference_missing_share": float(reference[name].isna().mean()),
                 "unknown_share": shares.get((UNKNOWN_METRIC, name)),
+                "out_of_range_share": shares.get((OUT_OF_RANGE_METRIC, name)),
             }
         )
     return columns

@@ -8,12 +8,13 @@ the last verdict found, without reading the reports folder.
 from __future__ import annotations  # DriftSummary is a type hint only: no Evidently import
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.monitoring.diagnosis import DiagnosisKind
 
 if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.monitoring.drift import DriftSummary
@@ -88,6 +89,13 @@ class MonitorMetrics:
             ["metric"],
             registry=self.registry,
         )
+        self.diagnosis = Gauge(
+            "monitor_diagnosis",
+            "1 for the last check's diagnosis (data_problem, model_problem, input_drift, "
+            "healthy, no_verdict), 0 for the other kinds.",
+            ["kind"],
+            registry=self.registry,
+        )
         for outcome in ("no_drift", "drift", "insufficient_data", FAILED):
             self.checks.labels(outcome=outcome)  # every series exists from the start, at 0
 
@@ -112,6 +120,9 @@ class MonitorMetrics:
         self.last_success.set(time.time())
         if summary.performance is not None:
             self._record_performance(summary.performance)
+        if summary.diagnosis is not None:
+            for kind in get_args(DiagnosisKind):
+                self.diagnosis.labels(kind=kind).set(kind == summary.diagnosis.kind)
         if summary.status == "insufficient_data":
             return
         self.drift_detected.set(summary.status == "drift")

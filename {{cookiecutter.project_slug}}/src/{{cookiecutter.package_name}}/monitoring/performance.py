@@ -7,6 +7,14 @@ held-out split at training: worse by more than ``APP_PERFORMANCE_MAX_DROP`` (a s
 held-out value) is a verdict of its own, "performance degraded". Input drift can't see
 every such drop: when the relation between inputs and label changes (concept shift), the
 inputs look the same and only the labels tell.
+
+{% if cookiecutter.task == "classification" -%}
+The live metrics are the held-out ones. The log holds each prediction, not its probabilities:
+ROC-AUC scores the logged features again with the champion (the same version gives the same
+probabilities), and is left out while the labels lack a class (it is undefined then).
+{%- else -%}
+The live metrics are the held-out ones, each comparing the logged prediction with the label.
+{%- endif %}
 """
 
 from datetime import UTC, datetime, timedelta
@@ -31,9 +39,12 @@ from pydantic import BaseModel
 from {{ cookiecutter.package_name }}.evaluation import (
     HIGHER_IS_BETTER,
     PRIMARY_METRIC,
+{%- if cookiecutter.task == "classification" %}
+    roc_auc,
+{%- endif %}
     score_labels,
 )
-from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.labels import LABEL_COLUMN, read_labelled
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import reading
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
@@ -79,10 +90,10 @@ def own_rows(labelled: pd.DataFrame, model: ModelMetadata) -> pd.DataFrame:
 
 
 def assess(
-    labelled: pd.DataFrame, model: ModelMetadata, min_labels: int, max_drop: float
+    labelled: pd.DataFrame, model: LoadedModel, min_labels: int, max_drop: float
 ) -> LivePerformance:
     """Score ``model``'s labelled predictions (other versions' rows are left out)."""
-    own = own_rows(labelled, model)
+    own = own_rows(labelled, model.metadata)
     verdict = LivePerformance(
         status="insufficient_labels",
         model_version=model.version,
@@ -90,16 +101,18 @@ def assess(
         min_labels=min_labels,
         metric=PRIMARY_METRIC,
         max_drop=max_drop,
-        held_out=model.metrics,
+        held_out=model.metadata.metrics,
     )
     if len(own) < min_labels:
         return verdict
 {%- if cookiecutter.task == "classification" %}
     live = score_labels(own[LABEL_COLUMN].astype(str), own[PREDICTION_COLUMN].astype(str))
+    if own[LABEL_COLUMN].astype(str).nunique() == len(model.metadata.classes):
+        live["roc_auc"] = _live_roc_auc(own, model)
 {%- else %}
     live = score_labels(own[LABEL_COLUMN].astype(float), own[PREDICTION_COLUMN].astype(float))
 {%- endif %}
-    held_out = model.metrics[PRIMARY_METRIC]
+    held_out = model.metadata.metrics[PRIMARY_METRIC]
     if HIGHER_IS_BETTER:
         degraded = live[PRIMARY_METRIC] < held_out * (1 - max_drop)
     else:
@@ -108,8 +121,20 @@ def assess(
     return verdict.model_copy(update={"status": status, "live": live})
 
 
+{%- if cookiecutter.task == "classification" %}
+
+
+def _live_roc_auc(own: pd.DataFrame, model: LoadedModel) -> float:
+    """ROC-AUC of ``model`` on its labelled predictions, their features scored again."""
+    records = pd.DataFrame.from_records(own["features"].tolist())
+    matrix = model.metadata.feature_schema.to_matrix(records, "labelled predictions")
+    as_trained = {str(label): label for label in model.pipeline.classes_}  # the labels are text
+    return roc_auc(model.pipeline, matrix, own[LABEL_COLUMN].astype(str).map(as_trained))
+{%- endif %}
+
+
 def from_prediction_log(
-    database_url: str, hours: float, model: ModelMetadata, min_labels: int, max_drop: float
+    database_url: str, hours: float, model: LoadedModel, min_labels: int, max_drop: float
 ) -> tuple[LivePerformance, pd.DataFrame]:
     """Assess ``model`` on its predictions of the last ``hours`` that got a label.
 

@@ -86,19 +86,22 @@ def with_labelled_traffic(
     The table is returned as it is while the traffic is short of the minimum.
     """
     share = settings.retrain_traffic_share
-    if share == 0 or len(traffic) < settings.performance_min_labels:
+    if share == 0:
         return table
     schema, split = table.schema, table.split
     target = _as_table_labels(traffic[LABEL_COLUMN], table.dataset.target)
     traffic, target = traffic[target.notna().to_numpy()], target.dropna()  # no such class now
+    if len(traffic) < settings.performance_min_labels:
+        return table
     source = f"{len(traffic)} labelled predictions"
     records = pd.DataFrame.from_records(traffic["features"].tolist())
     features = schema.normalise(records, source)
     held_out = np.arange(len(traffic)) >= round(len(traffic) * (1 - settings.test_size))
+    held_rows = int(held_out.sum())
     table_test = schema.normalise(split.test_features, table.dataset.source)
     test_features = pd.concat([table_test, features[held_out]])
-    copies = _row_keys(features).isin(_row_keys(test_features))
-    learned = ~held_out & ~copies.to_numpy()
+    copies = _row_keys(features).isin(_row_keys(test_features)).to_numpy()
+    learned = ~held_out & ~copies
 
     table_train = schema.normalise(split.train_features, table.dataset.source)
     joined = Split(
@@ -107,15 +110,15 @@ def with_labelled_traffic(
         train_target=pd.concat([split.train_target, target[learned]], ignore_index=True),
         test_target=pd.concat([split.test_target, target[held_out]], ignore_index=True),
         train_weights=_weights(len(split.train_features), int(learned.sum()), share),
-        test_weights=_weights(len(split.test_features), int(held_out.sum()), share),
+        test_weights=_weights(len(split.test_features), held_rows, share),
     )
     dataset = Dataset(
         features=pd.concat([joined.train_features, joined.test_features], ignore_index=True),
         target=pd.concat([joined.train_target, joined.test_target], ignore_index=True),
         source=f"{table.dataset.source} + {source}",
     )
-    left_out = int((~held_out & copies.to_numpy()).sum())
-    return TrainingData(dataset, joined, schema, len(traffic), int(held_out.sum()), left_out)
+    left_out = int((~held_out & copies).sum())
+    return TrainingData(dataset, joined, schema, len(traffic), held_rows, left_out)
 
 
 def _as_table_labels(labels: pd.Series, table_target: pd.Series) -> pd.Series:
