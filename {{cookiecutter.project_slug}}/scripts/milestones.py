@@ -12,6 +12,7 @@ import atexit
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -96,7 +97,8 @@ def isolated_env(folder: Path) -> dict[str, str]:
         "APP_HOST": "127.0.0.1",
         "APP_PORT": str(free_port()),
         "APP_LOG_FLUSH_SECONDS": "0.1",
-        "APP_FEEDBACK_TOKEN": "milestones-feedback-token",  # simulate-traffic --labels sends it
+        # The scratch server's labelling token: simulate-traffic --labels reads it too.
+        "APP_FEEDBACK_TOKEN": secrets.token_urlsafe(16),
     }
 
 
