@@ -198,10 +198,12 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
 
     def scraped_up() -> set[str]:
         try:
-            query = prometheus.get("/api/v1/query", params={"query": "up == 1"}).json()
+            response = prometheus.get("/api/v1/query", params={"query": "up == 1"})
         except httpx.TransportError:
             return set()
-        return {series["metric"]["job"] for series in query["data"]["result"]}
+        if response.status_code != 200:  # 503 "Service Unavailable" while it starts
+            return set()
+        return {series["metric"]["job"] for series in response.json()["data"]["result"]}
 
     wait_for(lambda: scraped_up() == {"api", "monitor"}, "Prometheus to scrape api and monitor")
     groups = prometheus.get("/api/v1/rules").json()["data"]["groups"]

@@ -108,8 +108,10 @@ def test_broken_serving_design_and_monitoring_fail_only_their_milestones(
 def test_broken_code_and_ci_fail_only_their_milestones(committed: Path, milestones: Run) -> None:
     break_code(committed)
     break_ci(committed)
-    verdicts, output = milestones(committed)
-    assert verdicts == {1: "FAIL", 2: "PASS", 3: "FAIL", 4: "PASS", 5: "PASS"}, output
+    # The type error is in a module nothing imports: milestone 2 still serves the package.
+    # Milestone 5 runs that same package (minutes), and passes in the first test.
+    verdicts, output = milestones(committed, 1, 2, 3, 4)
+    assert verdicts == {1: "FAIL", 2: "PASS", 3: "FAIL", 4: "PASS"}, output
     assert "types (mypy --strict)" in failure_reason(output, 1)
     assert "ci_exercise.py" in failure_reason(output, 1)
     assert "ci.yml job 'lint' does not run `make lint`" in failure_reason(output, 3)

@@ -143,6 +143,13 @@ class Prometheus:
             stderr=(root / "prometheus.log").open("w"),
         )
 
+    def ready(self) -> bool:
+        """Whether it answers queries: it refuses connections, then says 503, while it starts."""
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=10).status_code == 200
+        except httpx.TransportError:
+            return False
+
     def query(self, expression: str) -> list[dict[str, Any]]:
         """The instant vector of ``expression``, failing the test on any query error."""
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expression}, timeout=10)
@@ -238,6 +245,7 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     )
     started(prometheus.process)
     wait_until_ready(healthy.url, api)
+    prometheus.wait_for("prometheus ready", prometheus.ready)
     prometheus.wait_for(  # traffic before the first scrape would make no rate
         "both apis scraped", lambda: len(prometheus.query('up{job="api"} == 1')) == 2
     )

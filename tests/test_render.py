@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_DIR, all_combinations, combination_id, render, run, tool
+from .conftest import OPTIONS, TEMPLATE_DIR, all_combinations, combination_id, render, run, tool
 
 COMBINATIONS = all_combinations()
 LEFTOVER_TEMPLATE_SYNTAX = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s")
+COOKIECUTTER_NAME = re.compile(r"cookiecutter\.(\w+)")
 LICENSE_FIRST_WORDS = {
     "MIT": "MIT License",
     "Apache-2.0": "Apache License",
@@ -25,14 +26,29 @@ LICENSE_FIRST_WORDS = {
 }
 
 
+@pytest.fixture(scope="module", params=COMBINATIONS, ids=combination_id)
+def combination(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, str], Path]:
+    """One option combination and its project, rendered once for the tests of it.
+
+    A module-scoped parameter: pytest runs each combination's tests together, so each worker
+    renders only the combinations it runs.
+    """
+    answers: dict[str, str] = request.param
+    return answers, render(tmp_path_factory.mktemp(combination_id(answers)), **answers)
+
+
+WORKFLOW_ANSWERS = {"python_version", "kubernetes", "project_slug"}
+"""The answers that the generated workflows depend on (test_workflow_answers_are_covered)."""
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every combination, rendered once for this module."""
-    root = tmp_path_factory.mktemp("rendered")
-    return {
-        combination_id(answers): render(root / combination_id(answers), **answers)
-        for answers in COMBINATIONS
-    }
+def workflow_projects(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One project per set of values of WORKFLOW_ANSWERS (the slug is always the default)."""
+    root = tmp_path_factory.mktemp("workflows")
+    variants = {(a["python_version"], a["kubernetes"]): a for a in COMBINATIONS}
+    return [render(root / combination_id(a), **a) for a in variants.values()]
 
 
 def text_files(project: Path) -> list[Path]:
@@ -50,9 +66,8 @@ def test_the_matrix_covers_every_option() -> None:
         assert len(values) >= 2, key
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
-def test_combination_renders_cleanly(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    project = rendered[combination_id(answers)]
+def test_combination_renders_cleanly(combination: tuple[dict[str, str], Path]) -> None:
+    answers, project = combination
     for path in text_files(project):
         text = path.read_text(encoding="utf-8")
         assert not LEFTOVER_TEMPLATE_SYNTAX.search(text), f"template syntax left in {path}"
@@ -80,32 +95,36 @@ def test_combination_renders_cleanly(rendered: dict[str, Path], answers: dict[st
     assert ("kubernetes" in ci["jobs"]) == (answers["kubernetes"] == "yes")
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
-def test_combination_passes_ruff(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    project = rendered[combination_id(answers)]
+def test_combination_passes_ruff(combination: tuple[dict[str, str], Path]) -> None:
+    _, project = combination
     run([tool("ruff"), "check", "--no-cache", "."], cwd=project)
     run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project)
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
-def test_combination_passes_hadolint_and_compose(
-    rendered: dict[str, Path], answers: dict[str, str]
-) -> None:
-    project = rendered[combination_id(answers)]
+def test_combination_passes_hadolint_and_compose(combination: tuple[dict[str, str], Path]) -> None:
+    _, project = combination
     run([tool("hadolint"), "Dockerfile"], cwd=project)
     compose = [tool("docker-compose"), "-f", "compose.yaml"]
     run([*compose, "config", "--quiet"], cwd=project)
     run([*compose, "--profile", "observability", "config", "--quiet"], cwd=project)
 
 
-def test_every_workflow_passes_actionlint(rendered: dict[str, Path]) -> None:
-    """One actionlint call over all generated workflows and the template's own."""
+def test_workflow_answers_are_covered() -> None:
+    """The generated workflows use no answer beyond WORKFLOW_ANSWERS, so the projects of
+    ``workflow_projects`` hold every workflow that any combination can render."""
+    templates = (TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / ".github").rglob("*.yml")
+    used = {name for path in templates for name in COOKIECUTTER_NAME.findall(path.read_text())}
+    assert used and used <= WORKFLOW_ANSWERS, used
+
+
+def test_every_workflow_passes_actionlint(workflow_projects: list[Path]) -> None:
+    """One actionlint call over the generated workflows and the template's own."""
     workflows = sorted(
         str(path)
-        for project in rendered.values()
+        for project in workflow_projects
         for path in project.glob(".github/workflows/*.yml")
     )
-    assert len(workflows) == 2 * len(COMBINATIONS)
+    assert len(workflows) == 2 * len(OPTIONS["python_version"]) * len(OPTIONS["kubernetes"])
     workflows += [str(path) for path in (TEMPLATE_DIR / ".github" / "workflows").glob("*.yml")]
     result = subprocess.run(
         [tool("actionlint"), *workflows], capture_output=True, text=True, check=False
@@ -113,8 +132,8 @@ def test_every_workflow_passes_actionlint(rendered: dict[str, Path]) -> None:
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
 
 
-def test_github_expressions_survive_rendering(rendered: dict[str, Path]) -> None:
-    project = next(iter(rendered.values()))
+def test_github_expressions_survive_rendering(workflow_projects: list[Path]) -> None:
+    project = workflow_projects[0]
     ci = (project / ".github" / "workflows" / "ci.yml").read_text()
     drift = (project / ".github" / "workflows" / "drift.yml").read_text()
     assert "name: test (${{ matrix.python }})" in ci

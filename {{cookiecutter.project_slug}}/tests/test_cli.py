@@ -439,8 +439,9 @@ def test_monitor_every_survives_failed_checks(
         assert "drift_check_last_success_timestamp_seconds 0.0" in metrics
         assert "drift_check_interval_seconds 0.2" in metrics
     finally:
-        status = stop(monitor, signal.SIGTERM, timeout=10)  # SIGKILL if it outlives that
+        status = stop(monitor, signal.SIGTERM, timeout=30)  # SIGKILL if it outlives that
     assert status == 0
+    assert "monitor: stopped by SIGTERM" in log.read_text()
 
 
 def test_monitor_reads_the_prediction_log(cli: CliRunner, registry: ModelRegistry) -> None:

@@ -396,13 +396,11 @@ def monitor(
         if settings.monitor_metrics_port is not None:
             metrics.serve(settings.host, settings.monitor_metrics_port)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    while True:  # a failed check prints its error line and is counted; the schedule goes on
+    while not _stop_requested.is_set():  # a failed check prints its error and is counted
         try:
             _monitor_once(
                 input_path, hours, max_rows, retrain_on_drift=retrain_on_drift, metrics=metrics
             )
-        except typer.Exit:  # SIGTERM in the middle of a check
-            raise
         except Exception as exc:  # even a bug in one check must not stop the schedule
             typer.secho(f"error: the check crashed: {exc!r}", err=True, fg=typer.colors.RED)
             metrics.count_failure()
@@ -418,18 +416,23 @@ def monitor(
 
 
 _between_checks = threading.Event()
+_stop_requested = threading.Event()
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Stop the monitor loop on SIGTERM: as a container's PID 1, Python would ignore it."""
     stderr.print("monitor: stopped by SIGTERM")
+    _stop_requested.set()
     if _between_checks.is_set():
         # Nothing is in progress: skip the interpreter's teardown of scikit-learn, Evidently
         # and pandas (about 2 s), so that `docker compose down` is quick.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-    raise typer.Exit(0)  # in the middle of a check: unwind, so that its files are cleaned up
+    # In the middle of a check: unwind, so that its files are cleaned up. SystemExit, not
+    # typer.Exit (a RuntimeError), which a library's `except Exception` could swallow; if
+    # one swallows even this, the loop still ends after the check.
+    raise SystemExit(0)
 
 
 @app.command("simulate-traffic")
