@@ -292,7 +292,7 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     rules = alert_rules(default_project)
     for rule in rules:
         prometheus.query(rule["expr"])
-    silent = {"DriftDetected", "DriftJobStale", "NoTraffic", "PerformanceDegraded"}
+    silent = {"DataProblem", "DriftDetected", "DriftJobStale", "NoTraffic", "PerformanceDegraded"}
     firing = prometheus.firing()
     assert silent.isdisjoint(alert["alertname"] for alert in firing), firing
 

@@ -14,7 +14,8 @@ def issue_body(summary: dict[str, Any], run_url: str) -> str:
     features: list[dict[str, Any]] = summary.get("features") or []
     drifted = [feature for feature in features if feature["drifted"]]
     rows = "\n".join(
-        f"| {f['column']} | {f['method']} | {f['score']:.3f} | {f['threshold']} |" for f in drifted
+        f"| {f['column']} | {f['method']} | {_number(f['score'])} | {_number(f['threshold'])} |"
+        for f in drifted
     )
     prediction: dict[str, Any] = summary.get("prediction") or {}
     return f"""The drift job found drift in the traffic of model **{summary["model_version"]}**.
@@ -30,6 +31,11 @@ def issue_body(summary: dict[str, Any], run_url: str) -> str:
 
 Reports: {run_url} (artifact `drift-report-*`). Next: docs/runbook.md, section "DriftDetected".
 """
+
+
+def _number(value: float | None) -> str:
+    """A score or threshold; none for a column with no value left in the window."""
+    return "none: no values" if value is None else f"{value:.3g}"
 
 
 def main() -> None:

@@ -1,11 +1,17 @@
 """The drift job: verdicts on real data, reports written atomically, bad input refused."""
 
 import json
+import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import drift_issue
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import MonitoringError
@@ -34,6 +40,15 @@ def run(
     )
 
 
+def mixed_table_champion(settings: Settings, folder: Path) -> tuple[Settings, ModelRegistry]:
+    """Settings for the mixed table, and a registry whose champion was trained on it."""
+    mixed = mixed_table_settings(settings, folder)
+    registry = open_registry(mixed)
+    metadata, _ = train_version(registry, mixed)
+    registry.promote(metadata.version, reason="test")
+    return mixed, registry
+
+
 def test_unshifted_traffic_does_not_drift(
     registry: ModelRegistry, features: pd.DataFrame, settings: Settings
 ) -> None:
@@ -59,8 +74,9 @@ def test_shifted_features_and_only_they_drift(
     assert summary.drifted_features == shifted
     assert summary.drifted_share == pytest.approx(len(shifted) / len(schema.features))
     by_name = {feature.column: feature for feature in summary.features}
-    assert all(by_name[name].score > by_name[name].threshold for name in shifted)
     for name in shifted:  # drifted, yet within the plausible range: not broken data
+        score, threshold = by_name[name].score, by_name[name].threshold
+        assert score is not None and threshold is not None and score > threshold
         assert (by_name[name].out_of_range_share or 0) < 0.05
     assert html is not None and all(name in html for name in shifted)
 
@@ -149,10 +165,7 @@ def test_csv_windows_get_predictions_added(
 def test_a_category_mix_shift_drifts_that_column_and_gaps_are_reported(
     settings: Settings, tmp_path: Path
 ) -> None:
-    mixed = mixed_table_settings(settings, tmp_path)
-    registry = open_registry(mixed)
-    metadata, _ = train_version(registry, mixed)
-    registry.promote(metadata.version, reason="test")
+    mixed, registry = mixed_table_champion(settings, tmp_path)
     model = registry.load_champion()
     table = pd.read_csv(mixed.data_path)
     current = traffic(model, table, 1000, {"plan": ("gold", 0.4)})
@@ -168,6 +181,26 @@ def test_a_category_mix_shift_drifts_that_column_and_gaps_are_reported(
     assert any(note.startswith("'plan': ") and "unknown categories" in note for note in notes)
     assert any(note.startswith("'tenure months': ") and "missing" in note for note in notes)
     assert html is not None and "plan" in html
+
+
+def test_a_column_emptied_upstream_drifts_and_is_all_missing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """No value left to test: drifted, 100 % missing, other shares unmeasured (not NaN)."""
+    mixed, registry = mixed_table_champion(settings, tmp_path)  # gaps in "plan" and "tenure"
+    current = traffic(registry.load_champion(), pd.read_csv(mixed.data_path), 600)
+    emptied = ["plan", "tenure months"]
+    current[emptied] = None
+    summary, html = run(registry, current, mixed)
+    assert html is not None and set(emptied) <= set(summary.drifted_features)
+    for column in [feature for feature in summary.features if feature.column in emptied]:
+        assert (column.score, column.missing_share) == (None, 1.0)
+        assert column.unknown_share is None and column.out_of_range_share is None
+    notes = "\n".join(summary.quality_notes())
+    assert notes.count("100.0% missing") == 2 and not re.search(r"\bnan\b", notes)
+    # The drift workflow's GitHub issue lists them too.
+    issue = drift_issue.issue_body(json.loads(summary.model_dump_json()), "https://run")
+    assert "| plan | none | none: no values | none: no values |" in issue
 
 
 def test_numbers_far_outside_the_training_range_are_a_quality_note(

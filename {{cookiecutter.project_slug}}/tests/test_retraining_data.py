@@ -58,10 +58,10 @@ def world(
     return scored, sample_truths(dataset, schema, rows, seed, concept_shift)
 
 
-def joined(settings: Settings, hours: float = 1.0) -> tuple[TrainingData, TrainingData]:
-    """The table alone, and the table joined by the labelled traffic of the last ``hours``."""
+def joined(settings: Settings) -> tuple[TrainingData, TrainingData]:
+    """The table alone, and the table joined by the labelled traffic of the retraining window."""
     table = from_table(load_dataset(settings), settings)
-    traffic_rows = labelled_traffic(settings.database_url, hours)
+    traffic_rows = labelled_traffic(settings)
     return table, with_labelled_traffic(table, traffic_rows, settings)
 
 
@@ -112,6 +112,21 @@ def test_too_few_labels_leave_the_table_alone(registry: ModelRegistry, settings:
     assert data is table
     assert f"{MIN_LABELS - 1} labelled predictions" in data.describe(MIN_LABELS - 1, settings)
     assert "training on the table alone" in data.describe(MIN_LABELS - 1, settings)
+
+
+def test_a_traffic_share_of_zero_trains_on_the_table_alone(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    settings = settings.model_copy(
+        update={"performance_min_labels": MIN_LABELS, "retrain_traffic_share": 0.0}
+    )
+    model = registry.load_champion()
+    scored, truths = world(model, settings, rows=MIN_LABELS, concept_shift=0.0, seed=3)
+    log_labelled(create_db_engine(settings.database_url), model.version, scored, truths, "b")
+    table, data = joined(settings)
+    assert data is table
+    assert labelled_traffic(settings).empty  # though the log holds labelled predictions
+    assert "APP_RETRAIN_TRAFFIC_SHARE=0" in data.describe(0, settings)
 
 
 def test_a_challenger_learns_a_changed_world_from_the_labels_and_is_promoted(

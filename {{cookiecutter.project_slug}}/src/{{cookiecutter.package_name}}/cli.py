@@ -548,8 +548,6 @@ def _table(settings: Settings) -> TrainingData:
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
-    import pandas as pd
-
     from {{ cookiecutter.package_name }}.monitoring.retraining import (
         challenge,
         skip_unchanged_data,
@@ -560,11 +558,7 @@ def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateD
     )
 
     table = _table(settings)
-    traffic = (  # APP_RETRAIN_TRAFFIC_SHARE=0: the table alone, the log unread
-        labelled_traffic(settings.database_url, settings.retrain_window_hours)
-        if settings.retrain_traffic_share > 0
-        else pd.DataFrame()
-    )
+    traffic = labelled_traffic(settings)
     data = with_labelled_traffic(table, traffic, settings)
     stderr.print(f"- {data.describe(len(traffic), settings)}", markup=False)
     decision = skip_unchanged_data(registry, data.dataset.sha256, trigger)

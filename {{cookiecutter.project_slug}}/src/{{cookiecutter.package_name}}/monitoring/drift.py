@@ -12,6 +12,7 @@ JSON summary for machines, both atomically.
 """
 
 import contextlib
+import math
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -75,8 +76,10 @@ class ColumnDrift(BaseModel):
 
     column: str
     method: str
-    score: float
-    threshold: float
+    score: float | None
+    """None when the window holds no value of the column to test: an emptied column, which
+    counts as drifted (and, 100 % missing, as a data problem)."""
+    threshold: float | None
     drifted: bool
     missing_share: float | None = None
     reference_missing_share: float | None = None
@@ -198,8 +201,9 @@ def detect_drift(
         return summary, None
 
     reference = reference[[*names, PREDICTION_COLUMN]]
-    snapshot = _run_report(reference, current, model.feature_schema, settings)
-    columns = _column_results(snapshot.dict(), reference)
+    emptied = [name for name in names if current[name].isna().all()]
+    snapshot = _run_report(reference, current, model.feature_schema, settings, emptied)
+    columns = _column_results(snapshot.dict(), reference, emptied)
     features = [columns[name] for name in names]
     prediction = columns[PREDICTION_COLUMN]
     drifted = [feature.column for feature in features if feature.drifted]
@@ -293,7 +297,11 @@ def plausible_range(feature: FeatureSpec) -> tuple[float, float] | None:
 
 
 def _run_report(
-    reference: pd.DataFrame, current: pd.DataFrame, schema: FeatureSchema, settings: Settings
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    schema: FeatureSchema,
+    settings: Settings,
+    emptied: list[str],
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
     numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
     categorical = [feature.name for feature in schema.features if feature.kind != "numeric"]
@@ -320,16 +328,15 @@ def _run_report(
             if feature.kind == "categorical"
         ),
         *(
-            OutRangeValueCount(column=feature.name, left=low, right=high)
+            OutRangeValueCount(column=feature.name, left=bounds[0], right=bounds[1])
             for feature in schema.features
             if (bounds := plausible_range(feature)) is not None
-            for low, high in [bounds]
         ),
     ]
     report = Report(
         [
-            DataDriftPreset(
-                columns=schema.names,
+            DataDriftPreset(  # a column with no value left has no distribution to test
+                columns=[name for name in schema.names if name not in emptied],
                 drift_share=settings.drift_share_threshold,
                 num_method=settings.drift_numeric_method,
                 num_threshold=settings.drift_numeric_threshold,
@@ -352,12 +359,17 @@ def _run_report(
     )
 
 
-def _column_results(result: dict[str, Any], reference: pd.DataFrame) -> dict[str, ColumnDrift]:
+def _column_results(
+    result: dict[str, Any], reference: pd.DataFrame, emptied: list[str]
+) -> dict[str, ColumnDrift]:
     """Per column: drift score, method and threshold (metrics), verdict (tests), quality."""
     verdicts = {
         test["metric_config"]["metric_id"]: test["status"] == "FAIL" for test in result["tests"]
     }
-    columns: dict[str, ColumnDrift] = {}
+    columns = {  # nothing left to test: drifted, and 100 % missing below
+        name: ColumnDrift(column=name, method="none", score=None, threshold=None, drifted=True)
+        for name in emptied
+    }
     shares: dict[tuple[str, str], float] = {}
     for metric in result["metrics"]:
         config = metric["config"]
@@ -371,7 +383,9 @@ def _column_results(result: dict[str, Any], reference: pd.DataFrame) -> dict[str
                 drifted=verdicts[metric["id"]],
             )
         elif kind in (MISSING_METRIC, UNKNOWN_METRIC, OUT_OF_RANGE_METRIC):
-            shares[kind, config["column"]] = float(metric["value"]["share"])
+            share = float(metric["value"]["share"])
+            if not math.isnan(share):  # NaN: a share of no values at all (all missing)
+                shares[kind, config["column"]] = share
     for name, column in columns.items():
         if name == PREDICTION_COLUMN:
             continue

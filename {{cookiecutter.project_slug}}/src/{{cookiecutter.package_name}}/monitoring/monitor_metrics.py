@@ -130,7 +130,9 @@ class MonitorMetrics:
         self.feature_score.clear()
         columns = [*summary.features, *([summary.prediction] if summary.prediction else [])]
         for column in columns:
-            self.feature_score.labels(feature=column.column, method=column.method).set(column.score)
+            if column.score is not None:  # None: an emptied column, no test to score
+                labels = {"feature": column.column, "method": column.method}
+                self.feature_score.labels(**labels).set(column.score)
         if summary.window.traffic_share_seen is not None:
             self.traffic_seen.set(summary.window.traffic_share_seen)
 

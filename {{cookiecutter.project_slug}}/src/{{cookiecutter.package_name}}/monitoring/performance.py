@@ -106,9 +106,10 @@ def assess(
     if len(own) < min_labels:
         return verdict
 {%- if cookiecutter.task == "classification" %}
-    live = score_labels(own[LABEL_COLUMN].astype(str), own[PREDICTION_COLUMN].astype(str))
-    if own[LABEL_COLUMN].astype(str).nunique() == len(model.metadata.classes):
-        live["roc_auc"] = _live_roc_auc(own, model)
+    labels = own[LABEL_COLUMN].astype(str)
+    live = score_labels(labels, own[PREDICTION_COLUMN].astype(str))
+    if labels.nunique() == len(model.metadata.classes):
+        live["roc_auc"] = _live_roc_auc(own, labels, model)
 {%- else %}
     live = score_labels(own[LABEL_COLUMN].astype(float), own[PREDICTION_COLUMN].astype(float))
 {%- endif %}
@@ -124,12 +125,15 @@ def assess(
 {%- if cookiecutter.task == "classification" %}
 
 
-def _live_roc_auc(own: pd.DataFrame, model: LoadedModel) -> float:
-    """ROC-AUC of ``model`` on its labelled predictions, their features scored again."""
+def _live_roc_auc(own: pd.DataFrame, labels: pd.Series, model: LoadedModel) -> float:
+    """ROC-AUC of ``model`` on its labelled predictions, their features scored again.
+
+    ``labels``: the true labels of ``own``, as text (how the log keeps them).
+    """
     records = pd.DataFrame.from_records(own["features"].tolist())
     matrix = model.metadata.feature_schema.to_matrix(records, "labelled predictions")
-    as_trained = {str(label): label for label in model.pipeline.classes_}  # the labels are text
-    return roc_auc(model.pipeline, matrix, own[LABEL_COLUMN].astype(str).map(as_trained))
+    as_trained = {str(label): label for label in model.pipeline.classes_}
+    return roc_auc(model.pipeline, matrix, labels.map(as_trained))
 {%- endif %}
 
 

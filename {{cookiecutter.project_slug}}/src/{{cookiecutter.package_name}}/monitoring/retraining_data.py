@@ -67,10 +67,16 @@ class TrainingData:
         )
 
 
-def labelled_traffic(database_url: str, hours: float) -> pd.DataFrame:
-    """The labelled predictions of the last ``hours``, oldest first (see ``read_labelled``)."""
-    with reading(database_url) as engine:
-        return read_labelled(engine, since=datetime.now(UTC) - timedelta(hours=hours))
+def labelled_traffic(settings: Settings) -> pd.DataFrame:
+    """The labelled predictions of the last APP_RETRAIN_WINDOW_HOURS, oldest first.
+
+    See ``read_labelled``. None, and the log unread, when APP_RETRAIN_TRAFFIC_SHARE is 0.
+    """
+    if settings.retrain_traffic_share == 0:
+        return pd.DataFrame()
+    since = datetime.now(UTC) - timedelta(hours=settings.retrain_window_hours)
+    with reading(settings.database_url) as engine:
+        return read_labelled(engine, since=since)
 
 
 def from_table(table: Dataset, settings: Settings) -> TrainingData:
