@@ -6,7 +6,9 @@ the Kubernetes option, and runs each project's own `make check`: ruff, mypy --st
 the unit and in-process API tests (their prediction-log tests against a real PostgreSQL
 database). The coverage gate is checked on one project of each task (the others run without
 coverage, twice as fast), and the default project also runs `make test-e2e`: real servers
-and CLI processes, which depend on the dataset only through the unit-tested code.
+and CLI processes, which depend on the dataset only through the unit-tested code, with the
+prediction log on PostgreSQL. The regression project runs the e2e labelled loop (calm
+labels, a changed world, a challenger that loses) on SQLite: both tasks, both databases.
 """
 
 import json
@@ -55,6 +57,10 @@ def test_make_check_train_evaluate_predict(
     summaries = [check.stdout]
     if not answers:
         summaries.append(run(["make", "test-e2e"], cwd=project, env=env).stdout)
+    elif answers == CSV_REGRESSION:  # TEST_POSTGRES_URL empty: the log on SQLite
+        loop = ["uv", "run", "--all-extras", "pytest", "-m", "e2e", "--no-cov"]
+        loop += ["-k", "test_labels_close_the_loop_over_http"]
+        summaries.append(run(loop, cwd=project, env={**env, "TEST_POSTGRES_URL": ""}).stdout)
     for output in summaries:
         summary = [line for line in output.splitlines() if re.search(r"\d+ passed", line)][-1]
         assert "failed" not in summary and "skipped" not in summary, summary
