@@ -58,9 +58,9 @@ def test_make_check_train_evaluate_predict(
     if not answers:
         summaries.append(run(["make", "test-e2e"], cwd=project, env=env).stdout)
     elif answers == CSV_REGRESSION:  # TEST_POSTGRES_URL empty: the log on SQLite
-        loop = ["uv", "run", "--all-extras", "pytest", "-m", "e2e", "--no-cov"]
-        loop += ["-k", "test_labels_close_the_loop_over_http"]
-        summaries.append(run(loop, cwd=project, env={**env, "TEST_POSTGRES_URL": ""}).stdout)
+        only_the_loop = "-k test_labels_close_the_loop_over_http"
+        sqlite = {**env, "TEST_POSTGRES_URL": "", "PYTEST_ADDOPTS": only_the_loop}
+        summaries.append(run(["make", "test-e2e"], cwd=project, env=sqlite).stdout)
     for output in summaries:
         summary = [line for line in output.splitlines() if re.search(r"\d+ passed", line)][-1]
         assert "failed" not in summary and "skipped" not in summary, summary

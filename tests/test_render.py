@@ -5,6 +5,7 @@ ruff (lint and format), hadolint, `docker compose config`, actionlint and YAML p
 The expensive checks (install, mypy, pytest) run on a representative subset elsewhere.
 """
 
+import math
 import re
 import subprocess
 import tomllib
@@ -41,13 +42,15 @@ def combination(
 
 WORKFLOW_ANSWERS = {"python_version", "kubernetes", "project_slug"}
 """The answers that the generated workflows depend on (test_workflow_answers_are_covered)."""
+WORKFLOW_CHOICES = sorted(WORKFLOW_ANSWERS & OPTIONS.keys())
+"""Those of them with a list of choices (the slug is free text, always the default here)."""
 
 
 @pytest.fixture(scope="module")
 def workflow_projects(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """One project per set of values of WORKFLOW_ANSWERS (the slug is always the default)."""
     root = tmp_path_factory.mktemp("workflows")
-    variants = {(a["python_version"], a["kubernetes"]): a for a in COMBINATIONS}
+    variants = {tuple(a[name] for name in WORKFLOW_CHOICES): a for a in COMBINATIONS}
     return [render(root / combination_id(a), **a) for a in variants.values()]
 
 
@@ -124,7 +127,7 @@ def test_every_workflow_passes_actionlint(workflow_projects: list[Path]) -> None
         for project in workflow_projects
         for path in project.glob(".github/workflows/*.yml")
     )
-    assert len(workflows) == 2 * len(OPTIONS["python_version"]) * len(OPTIONS["kubernetes"])
+    assert len(workflows) == 2 * math.prod(len(OPTIONS[name]) for name in WORKFLOW_CHOICES)
     workflows += [str(path) for path in (TEMPLATE_DIR / ".github" / "workflows").glob("*.yml")]
     result = subprocess.run(
         [tool("actionlint"), *workflows], capture_output=True, text=True, check=False
