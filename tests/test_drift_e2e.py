@@ -23,7 +23,7 @@ USER_TABLE = TEMPLATE_DIR / "tests" / "data" / "user_loans.csv"
 """A learner's own table: an ID, categories, empty cells, free text, a string target."""
 CSV_PROJECT = {
     "python_version": "3.13",
-    "dataset": "csv",
+    "dataset": "csv_classification",
     "csv_target_column": "loan status",
     "kubernetes": "yes",
 }
@@ -167,6 +167,13 @@ def test_drift_loop(live: Deployment) -> None:
     assert decision["trigger"] == f"drift: report {summary['report_html']}"
     assert decision["challenger"] == "v2" and decision["champion"] == "v1"
     assert ("promoted" if decision["promoted"] else "kept v1") in drifted.stdout
+    if live.env["APP_DATABASE_URL"].startswith("sqlite"):  # make's two targets, once
+        shown = run(["make", "monitor"], cwd=live.project, env=live.env)  # verdict, make ok
+        assert re.search(r"^drift: \d+ of \d+ features drifted", shown.stdout, re.MULTILINE)
+        assert "(exit status 3 without --exit-zero: `make monitor-check`)" in shown.stdout
+        assert "Error" not in shown.stderr
+        gate = run(["make", "monitor-check"], cwd=live.project, env=live.env, check=False)
+        assert gate.returncode == 2 and "Error 3" in gate.stderr  # CI and cron see the 3
     if decision["promoted"]:  # the running server switches to the new champion by itself
         deadline = time.monotonic() + 30
         while httpx.get(f"{live.url}/ready").json()["model_version"] != "v2":

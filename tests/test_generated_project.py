@@ -12,20 +12,34 @@ labels, a changed world, a challenger that loses) on SQLite: both tasks, both da
 """
 
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import NO_COVERAGE, combination_id, copy_project, free_port, fresh_database, run
+from .conftest import (
+    NO_COVERAGE,
+    combination_id,
+    copy_project,
+    free_port,
+    fresh_database,
+    project_env,
+    run,
+    stop,
+    task_of,
+    wait_until_ready,
+)
 from .test_drift_e2e import CSV_PROJECT
 
 CSV_REGRESSION = {
     "python_version": "3.12",
-    "task": "regression",
-    "dataset": "csv",
+    "dataset": "csv_regression",
     "csv_target_column": "price",
 }
 COVERAGE_RUNS: list[dict[str, str]] = [{}, CSV_REGRESSION]
@@ -36,7 +50,7 @@ PROJECTS: list[dict[str, str]] = [
     {"python_version": "3.12", "dataset": "wine", "license": "Apache-2.0", "kubernetes": "yes"},
     {"dataset": "breast_cancer", "license": "BSD-3-Clause"},
     {"python_version": "3.13", "dataset": "iris", "license": "BSD-3-Clause"},
-    {"task": "regression", "dataset": "diabetes", "license": "Proprietary", "kubernetes": "yes"},
+    {"dataset": "diabetes", "license": "Proprietary", "kubernetes": "yes"},
 ]
 
 
@@ -80,7 +94,7 @@ def test_make_check_train_evaluate_predict(
     }
     metadata = json.loads((version_dir / "metadata.json").read_text())
     assert len(metadata["sha256"]) == 64 and len(metadata["run_id"]) == 32
-    assert metadata["task"] == answers.get("task", "classification")
+    assert metadata["task"] == task_of(answers)
 
     evaluate = run(["make", "evaluate"], cwd=project)
     assert metadata["primary_metric"] in evaluate.stdout
@@ -91,6 +105,27 @@ def test_make_check_train_evaluate_predict(
     assert all("prediction" in p for p in predictions)
     if metadata["task"] == "classification":
         assert {p["prediction"] for p in predictions} <= set(metadata["classes"])
+
+
+def test_make_demo_refuses_a_taken_port_and_stops_on_an_unexpected_exit_status(
+    default_project: Path, tmp_path: Path
+) -> None:
+    project = copy_project(default_project, tmp_path)
+    with socket.socket() as foreign:  # another process on the port: its answers aren't ours
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        taken = run(["make", "demo"], cwd=project, env={"APP_PORT": str(port)}, check=False)
+    assert taken.returncode == 2
+    assert f"error: 127.0.0.1:{port} is already in use by another process" in taken.stderr
+    assert "== 1." not in taken.stdout  # refused before training
+
+    # Too few rows for a verdict: step 3 gets 4 (not enough data) where the demo says 0.
+    env = {"APP_PORT": str(free_port()), "APP_DRIFT_MIN_ROWS": "5000"}
+    unexpected = run(["make", "demo"], cwd=project, env=env, check=False)
+    assert unexpected.returncode == 2
+    assert "demo: FAILED: expected monitor exit status 0, got 4" in unexpected.stderr
+    assert "== 4." not in unexpected.stdout
 
 
 def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) -> None:
@@ -116,3 +151,35 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert (project / "examples" / "request.json").exists()
     assert list((project / "reports").glob("drift-*.html"))
     assert list((project / "reports").glob("performance-*.html"))  # Evidently's, of the labels
+
+    # `make serve` after the demo: a taken port is one line naming APP_PORT; Ctrl-C (SIGINT
+    # to make's process group, as a terminal sends it) stops it with no make error.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        clash = run(["make", "serve"], cwd=project, env={"APP_PORT": str(port)}, check=False)
+    assert clash.returncode == 2, clash.stderr
+    assert f"error: invalid setting APP_PORT: cannot serve on 127.0.0.1:{port}: " in clash.stderr
+    assert "Traceback" not in clash.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        ["make", "serve"],
+        cwd=project,
+        env={**project_env(), "APP_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}", server)
+        os.killpg(server.pid, signal.SIGINT)
+        _, errors = server.communicate(timeout=30)
+    finally:
+        stop(server)
+    # make itself ends by the interrupt, as a terminal's Ctrl-C does, printing nothing; the
+    # server shut down cleanly before it (uvicorn's last line), with no make error.
+    assert server.returncode in {0, -signal.SIGINT}, errors
+    assert re.search(r"Finished server process \[\d+\]\s*$", errors), errors
+    assert "Error" not in errors and "Traceback" not in errors

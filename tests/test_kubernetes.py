@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import all_combinations, combination_id, render, run, tool
+from .conftest import all_combinations, combination_id, is_csv, render, run, tool
 
 GITHUB_OWNER = "Octo-Org"  # mixed case: image names must come out lowercase
 COMBINATIONS = all_combinations()
@@ -268,7 +268,7 @@ def test_manifests_match_the_project(projects: dict[str, Path], answers: dict[st
             claim = volumes[mount["name"]].get("persistentVolumeClaim")
             assert claim is None or claim["claimName"] in pvcs, claim
     mounted = {mount["mountPath"] for _, c in containers(manifests) for mount in c["volumeMounts"]}
-    assert ("/app/data" in mounted) == (answers["dataset"] == "csv")
+    assert ("/app/data" in mounted) == is_csv(answers)
 
     # The API: probes on real endpoints, a read-only registry, zero-downtime updates.
     paths = api_paths(project)

@@ -55,7 +55,7 @@ TASKS = {"classification": "churn", "regression": "diabetes"}
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A project per task, rendered once for this module."""
     return {
-        task: render(tmp_path_factory.mktemp(task), task=task, dataset=dataset)
+        task: render(tmp_path_factory.mktemp(task), dataset=dataset)
         for task, dataset in TASKS.items()
     }
 

@@ -5,6 +5,7 @@ ruff (lint and format), hadolint, `docker compose config`, actionlint and YAML p
 The expensive checks (install, mypy, pytest) run on a representative subset elsewhere.
 """
 
+import json
 import math
 import re
 import subprocess
@@ -14,7 +15,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import OPTIONS, TEMPLATE_DIR, all_combinations, combination_id, render, run, tool
+from .conftest import (
+    OPTIONS,
+    TEMPLATE_DIR,
+    all_combinations,
+    combination_id,
+    is_csv,
+    render,
+    run,
+    task_of,
+    tool,
+)
 
 COMBINATIONS = all_combinations()
 LEFTOVER_TEMPLATE_SYNTAX = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s")
@@ -64,9 +75,9 @@ def text_files(project: Path) -> list[Path]:
 
 def test_the_matrix_covers_every_option() -> None:
     assert len(COMBINATIONS) == 3 * 7 * 4 * 2
-    for key in ("python_version", "task", "dataset", "license", "kubernetes"):
-        values = {answers[key] for answers in COMBINATIONS}
-        assert len(values) >= 2, key
+    for key in OPTIONS:
+        assert {answers[key] for answers in COMBINATIONS} == set(OPTIONS[key]), key
+    assert {task_of(answers) for answers in COMBINATIONS} == {"classification", "regression"}
 
 
 def test_combination_renders_cleanly(combination: tuple[dict[str, str], Path]) -> None:
@@ -78,10 +89,10 @@ def test_combination_renders_cleanly(combination: tuple[dict[str, str], Path]) -
             assert yaml.safe_load(text) is not None, path
 
     assert (project / "k8s").is_dir() == (answers["kubernetes"] == "yes")
-    assert (project / "data" / "dataset.csv").is_file() == (answers["dataset"] == "csv")
+    assert (project / "data" / "dataset.csv").is_file() == is_csv(answers)
     assert not list(project.glob("data/sample_*.csv"))
     churn = project / "src" / project.name.replace("-", "_") / "datasets" / "churn.csv"
-    assert churn.is_file() == (answers["task"] == "classification")
+    assert churn.is_file() == (task_of(answers) == "classification")
     license_text = (project / "LICENSE").read_text(encoding="utf-8")
     assert license_text.lstrip().startswith(LICENSE_FIRST_WORDS[answers["license"]])
 
@@ -133,6 +144,32 @@ def test_every_workflow_passes_actionlint(workflow_projects: list[Path]) -> None
         [tool("actionlint"), *workflows], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+
+
+def test_devcontainer_and_dependabot_are_valid(workflow_projects: list[Path]) -> None:
+    """Dependabot's file passes its JSON schema (check-jsonschema's vendored copy); the official
+    devcontainers CLI reads the devcontainer: the project's Python, uv, Docker-in-Docker, the
+    ports and `make install`. (No package reachable here ships the devcontainer schema.)"""
+    for project in workflow_projects:
+        dependabot = project / ".github" / "dependabot.yml"
+        run(
+            [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(dependabot)],
+            cwd=project,
+        )
+        updates = yaml.safe_load(dependabot.read_text())["updates"]
+        assert {"uv", "github-actions", "docker"} <= {u["package-ecosystem"] for u in updates}
+        assert all(u["schedule"]["interval"] == "weekly" and u["groups"] for u in updates)
+
+        read = run(
+            [tool("devcontainer"), "read-configuration", "--workspace-folder", "."], cwd=project
+        )
+        config = json.loads(read.stdout)["configuration"]
+        version = (project / ".python-version").read_text().strip()
+        assert config["image"] == f"mcr.microsoft.com/devcontainers/python:{version}-bookworm"
+        assert list(config["features"]) == ["ghcr.io/devcontainers/features/docker-in-docker:2"]
+        assert config["forwardPorts"] == [8000, 5000, 3000]
+        assert config["onCreateCommand"] == "pipx install uv"
+        assert config["postCreateCommand"] == "make install"
 
 
 def test_github_expressions_survive_rendering(workflow_projects: list[Path]) -> None:

@@ -527,7 +527,7 @@ def evidently_job(rows: int, features: int, shifted: int) -> JobResult:
         {
             "version": "v0",
             "created_at": datetime.now(UTC),
-            "task": "{{ cookiecutter.task }}",
+            "task": "{{ cookiecutter.__task }}",
             "dataset": "synthetic",
             "data_sha256": "",
             "target": "target",

@@ -35,6 +35,7 @@ COMMAND_SKIPS = [
     (re.compile(r"pip-audit"), "needs the vulnerability database online"),
     (re.compile(r"\bapt-get\b"), "installs system packages: install them yourself (see the step)"),
     (re.compile(r"make test-e2e"), END_TO_END_SKIPPED),
+    (re.compile(r"cruft\S* check"), "asks the template's repository: run `uvx cruft check`"),
 ]
 """Why a step whose command matches is skipped here."""
 TOOL_SKIPS = [

@@ -15,7 +15,7 @@ trap cleanup EXIT
 health() { docker inspect --format '{{ "{{" }}.State.Health.Status{{ "}}" }}' "${name}"; }
 
 docker volume create "${name}-models" >/dev/null
-{%- if cookiecutter.dataset == "csv" %}
+{%- if cookiecutter.__app_dataset == "csv" %}
 # The image holds code, not data: training reads your CSV from a read-only mount, as in compose.
 docker run --rm -v "${name}-models:/app/models" \
   -v "${PWD}/data/dataset.csv:/app/data/dataset.csv:ro" "${image}" train

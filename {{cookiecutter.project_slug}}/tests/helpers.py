@@ -197,7 +197,7 @@ def mixed_table_settings(settings: Settings, folder: Path) -> Settings:
     """Settings that train on :func:`mixed_table` (as a CSV with a target) in ``folder``."""
     table = mixed_table(200)
     score = table["tenure months"].fillna(30) + 25 * (table["plan"] == "premium")
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     table["label"] = np.where(score > 40, "stays", "leaves")
 {%- else %}
     table["label"] = score * 2.0 + 5.0

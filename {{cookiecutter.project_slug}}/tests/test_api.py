@@ -50,7 +50,7 @@ def test_predict_one(served_client: TestClient, record: Record) -> None:
     body = response.json()
     assert body["model_version"] == "v1"
     assert body["request_id"] == response.headers["X-Request-ID"]
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     assert body["prediction"] in body["probabilities"]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
 {%- else %}
@@ -81,7 +81,7 @@ def test_predict_batch_keeps_order(
     assert len(predictions) == 3
     single = served_client.post("/predict", json={"features": record}).json()
     for same in (predictions[0], predictions[2]):  # equal up to rounding (BLAS on 1 or 3 rows)
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         assert same["prediction"] == single["prediction"]
         assert same["probabilities"] == pytest.approx(single["probabilities"])
 {%- else %}
@@ -213,7 +213,7 @@ def test_metrics_count_requests_and_predictions(served_client: TestClient, recor
     assert 'http_requests_total{method="POST",path="/predict",status="422"} 1.0' in text
     assert 'http_request_duration_seconds_count{method="POST",path="/predict/batch"} 1.0' in text
     assert 'model_info{version="v1"} 1.0' in text
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     counted = [line for line in text.splitlines() if line.startswith("predictions_total{")]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in counted) == 3.0
 {%- else %}

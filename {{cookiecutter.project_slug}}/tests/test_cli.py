@@ -3,6 +3,7 @@
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +94,7 @@ def test_train_explains_the_schema_and_writes_examples_that_predict(
 
 def table(header: str = "id,colour,size,label", **cells: str) -> str:
     """A 40-row CSV; ``cells`` replaces a column's values (``size="{i}"``: a format)."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     label = "{yes_no}"
 {%- else %}
     label = "{half}"
@@ -121,7 +122,7 @@ def table(header: str = "id,colour,size,label", **cells: str) -> str:
         (table("id,colour,colour,label"), "duplicate column name(s) 'colour'"),
         (table().splitlines()[0] + "\n", "the file has a header but no rows"),
         (table("id,colour,size,outcome"), "no target column 'label'"),
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         (table(label="no"), "the target 'label' has one class ('no')"),
 {%- else %}
         (table(label="high"), "must be numeric for regression"),
@@ -252,7 +253,7 @@ def test_invalid_setting_names_the_variable(
     assert result.stderr.startswith("error: invalid setting APP_TEST_SIZE:")
 
 
-MODEL_PARAM = "{{ 'C' if cookiecutter.task == 'classification' else 'alpha' }}"
+MODEL_PARAM = "{{ 'C' if cookiecutter.__task == 'classification' else 'alpha' }}"
 """A hyper-parameter of the estimator in features.py."""
 
 
@@ -313,6 +314,22 @@ def test_serve_with_a_bad_database_url_is_one_line(
     assert message in result.stderr
 
 
+def test_serve_on_a_taken_port_is_one_line_naming_app_port(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("APP_PORT", str(port))
+        result = cli.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: invalid setting APP_PORT: cannot serve on 127.0.0.1:{port}: Address already "
+        f"in use; choose a free port, e.g. APP_PORT={port + 1}\n"
+    )
+
+
 def test_promote_and_rollback(cli: CliRunner, registry: ModelRegistry) -> None:
     cli.invoke(app, ["train"])
     assert cli.invoke(app, ["promote", "v2", "--reason", "drill"]).stdout == "v2 is the champion\n"
@@ -363,6 +380,12 @@ def test_monitor_exit_codes_follow_the_verdict(
     traffic(model, features, 5).to_csv(tiny, index=False)
 
     assert cli.invoke(app, ["monitor", "--input", str(calm)]).exit_code == 0
+    shown = cli.invoke(app, ["monitor", "--input", str(shifted), "--exit-zero"])  # make monitor
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("drift: ")
+    assert shown.stdout.splitlines()[-1] == (
+        "(exit status 3 without --exit-zero: `make monitor-check`)"
+    )
     drift = cli.invoke(app, ["monitor", "--input", str(shifted), "--retrain"])
     assert drift.exit_code == 3, drift.output
     assert "drift:" in drift.stdout
@@ -380,10 +403,11 @@ def test_monitor_errors_exit_1_without_reports(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("surprise\n1\n")
-    result = cli.invoke(app, ["monitor", "--input", str(path)])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: ")
-    assert not settings.reports_dir.exists()
+    for exit_zero in ([], ["--exit-zero"]):  # a failed job fails `make monitor` too
+        result = cli.invoke(app, ["monitor", "--input", str(path), *exit_zero])
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: ")
+        assert not settings.reports_dir.exists()
 
 
 def unwritable_folder(tmp_path: Path) -> Path:

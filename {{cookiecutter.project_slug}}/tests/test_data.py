@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.data import (
     BUNDLED_DATASETS,
     MIN_ROWS,
     load_bundled,
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     load_churn,
 {%- endif %}
     load_csv,
@@ -25,7 +25,7 @@ def test_scikit_learn_datasets_load_as_finite_numbers(name: str) -> None:
     dataset = load_bundled(name)
     assert len(dataset.features) == len(dataset.target) >= MIN_ROWS
     assert (dataset.features.dtypes == "float64").all()
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     assert dataset.target.nunique() >= 2
     assert all(type(label) is str for label in dataset.target)
 {%- else %}
@@ -37,7 +37,7 @@ def test_configured_dataset_loads(settings: Settings) -> None:
     dataset = load_dataset(settings)
     assert len(dataset.features) == len(dataset.target) >= MIN_ROWS
     assert dataset.source
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def test_bundled_churn_table_is_realistic() -> None:
@@ -62,7 +62,7 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
 @pytest.fixture
 def good_frame() -> pd.DataFrame:
     rows = 40
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     target = ["yes" if i % 2 else "no" for i in range(rows)]
 {%- else %}
     target = [float(i) * 1.5 for i in range(rows)]
@@ -134,7 +134,7 @@ def test_missing_targets_are_refused(tmp_path: Path, good_frame: pd.DataFrame) -
 def test_too_few_rows_are_refused(tmp_path: Path, good_frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match=rf"at least {MIN_ROWS}"):
         load_csv(write_csv(tmp_path / "d.csv", good_frame.head(5)), "y")
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def test_single_class_is_refused(tmp_path: Path, good_frame: pd.DataFrame) -> None:

@@ -32,7 +32,7 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-WEAKER_PARAMS = '{{ '{"C": 0.0001}' if cookiecutter.task == "classification" else '{"alpha": 1000000}' }}'
+WEAKER_PARAMS = '{{ '{"C": 0.0001}' if cookiecutter.__task == "classification" else '{"alpha": 1000000}' }}'
 """Hyper-parameters that leave the model next to no signal (see APP_MODEL_PARAMS)."""
 
 

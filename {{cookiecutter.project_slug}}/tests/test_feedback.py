@@ -49,9 +49,9 @@ def stored(settings: Settings, request_id: str, position: int) -> Any:
         return connection.execute(query).one()
 
 
-def other_label(prediction: {{ "str" if cookiecutter.task == "classification" else "float" }}, client: TestClient) -> {{ "str" if cookiecutter.task == "classification" else "float" }}:
+def other_label(prediction: {{ "str" if cookiecutter.__task == "classification" else "float" }}, client: TestClient) -> {{ "str" if cookiecutter.__task == "classification" else "float" }}:
     """A label the model did not predict."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     classes: list[str] = client.get("/model").json()["classes"]
     return next(label for label in classes if label != prediction)
 {%- else %}
@@ -132,7 +132,7 @@ def test_an_unknown_prediction_is_404(
     assert "no logged prediction for request_id 'never-served'" in response.json()["detail"]
 
 
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def test_a_label_outside_the_classes_is_422_naming_it(served_client: TestClient) -> None:

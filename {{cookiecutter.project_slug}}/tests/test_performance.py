@@ -3,7 +3,7 @@ and a drop is the monitor's verdict of its own (exit 5)."""
 
 import json
 
-{% if cookiecutter.task == "regression" -%}
+{% if cookiecutter.__task == "regression" -%}
 import numpy as np
 {% endif -%}
 import pandas as pd
@@ -33,7 +33,7 @@ from .helpers import log_labelled, traffic
 
 def wrong(prediction: Truth, model: LoadedModel) -> Truth:
     """A label the model did not predict."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     return next(label for label in model.metadata.classes if label != prediction)
 {%- else %}
     del model
@@ -59,7 +59,7 @@ def test_labels_are_read_back_beside_their_predictions(
     log_and_label(engine, model, features, rows=10, right=0.5)
     labelled = read_labelled(engine, since=pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1))
     assert len(labelled) == 10
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     agree = labelled[PREDICTION_COLUMN] == labelled[LABEL_COLUMN]
 {%- else %}
     # SQLite's JSON functions keep 15 significant digits of the logged value
@@ -98,7 +98,7 @@ def test_the_verdict_compares_the_primary_metric_with_the_held_out_one(
         # the held-out metrics, live (ROC-AUC once the labels hold every class)
         assert set(checked.live) >= set(model.metadata.metrics) - {"roc_auc"}
         assert checked.headline().startswith(f"performance {status}: {PRIMARY_METRIC} ")
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def test_live_roc_auc_scores_the_logged_features_again(
@@ -149,4 +149,4 @@ def test_monitor_exits_5_when_the_labels_say_the_model_got_worse(
     assert (latest["report_html"] is None) == (drift_min_rows > 60)  # no drift verdict, no page
     page = (settings.reports_dir / latest["performance_html"]).read_text()  # Evidently's report
     assert page.startswith("<html>") or page.lstrip().lower().startswith("<!doctype html")
-    assert "{{ "F1" if cookiecutter.task == "classification" else "MAE" }}" in page
+    assert "{{ "F1" if cookiecutter.__task == "classification" else "MAE" }}" in page

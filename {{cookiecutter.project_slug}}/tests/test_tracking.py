@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import refreshed_data, wait_for_version
 
-{% if cookiecutter.task == "classification" -%}
+{% if cookiecutter.__task == "classification" -%}
 PLOT = "evaluation/confusion_matrix.png"
 {%- else -%}
 PLOT = "evaluation/residuals.png"

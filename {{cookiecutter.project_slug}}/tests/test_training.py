@@ -47,7 +47,7 @@ def test_fit_model_measures_and_samples_a_reference(settings: Settings) -> None:
     trained = fit_model(dataset, split, settings)
     metadata = trained.metadata
     assert PRIMARY_METRIC in metadata.metrics
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     assert 0.5 < metadata.metrics["accuracy"] <= 1.0
     assert 0.5 < metadata.metrics["roc_auc"] <= 1.0
     assert set(trained.reference[PREDICTION_COLUMN]) <= set(metadata.classes)

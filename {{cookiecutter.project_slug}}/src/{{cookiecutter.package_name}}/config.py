@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 DatasetName = Literal["churn", "breast_cancer", "wine", "iris", "csv"]
 {%- else %}
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="APP_", env_file=".env", extra="ignore")
 
     # Data and training
-    dataset: DatasetName = "{{ cookiecutter.dataset }}"
+    dataset: DatasetName = "{{ cookiecutter.__app_dataset }}"
     data_path: Path = Path("data/dataset.csv")
     target_column: str = {{ cookiecutter.csv_target_column | tojson }}
     test_size: float = Field(default=0.2, gt=0, lt=1)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 from importlib import resources
 {%- endif %}
 from pathlib import Path
@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError
 
 MIN_ROWS = 20
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 MIN_ROWS_PER_CLASS = 2
 {%- endif %}
 
@@ -40,7 +40,7 @@ def _sklearn_loader(name: str) -> Callable[[], Any]:
 
 
 BUNDLED_DATASETS: dict[str, Callable[[], Any]] = {
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     "breast_cancer": _sklearn_loader("breast_cancer"),
     "wine": _sklearn_loader("wine"),
     "iris": _sklearn_loader("iris"),
@@ -72,12 +72,12 @@ def load_dataset(settings: Settings) -> Dataset:
     """Load the dataset the settings name: a bundled one, or the CSV at ``data_path``."""
     if settings.dataset == "csv":
         return load_csv(settings.data_path, settings.target_column)
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     if settings.dataset == "churn":
         return load_churn()
 {%- endif %}
     return load_bundled(settings.dataset)
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def load_churn() -> Dataset:
@@ -94,7 +94,7 @@ def load_bundled(name: str) -> Dataset:
         raise DataError(f"unknown bundled dataset {name!r}: use one of {known}, or csv")
     bunch = BUNDLED_DATASETS[name]()
     features: pd.DataFrame = bunch.data
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     labels = {index: str(name) for index, name in enumerate(bunch.target_names)}
     target = bunch.target.map(labels).rename("target")
 {%- else %}
@@ -117,7 +117,7 @@ def load_csv(path: Path, target_column: str, source: str | None = None) -> Datas
     if target.isna().any():
         rows = int(target.isna().sum())
         raise DataError(f"{source}: target column {target_column!r} is empty in {rows} row(s)")
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     target = target.map(_label_text)
 {%- else %}
     numeric_target = pd.to_numeric(target, errors="coerce")
@@ -179,7 +179,7 @@ def _read_json_records(path: Path) -> pd.DataFrame:
     if not all(isinstance(record, dict) for record in payload):
         raise DataError(f"{path}: every record must be a JSON object of feature values")
     return pd.DataFrame.from_records(payload)
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def _label_text(label: Any) -> str:
@@ -195,7 +195,7 @@ def _validated(features: pd.DataFrame, target: pd.Series, source: str) -> Datase
         raise DataError(f"{source}: no columns besides the target")
     if len(features) < MIN_ROWS:
         raise DataError(f"{source}: {len(features)} rows; at least {MIN_ROWS} are needed to train")
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     counts = target.value_counts()
     if len(counts) < 2:  # noqa: PLR2004 - a classifier needs two classes
         raise DataError(

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy.typing as npt
 import pandas as pd
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 {%- else %}
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 Weights = pd.Series | None
 """Per-row weights of a scored split (None: every row counts once); see retraining_data."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 PRIMARY_METRIC = "f1_macro"
 HIGHER_IS_BETTER = True

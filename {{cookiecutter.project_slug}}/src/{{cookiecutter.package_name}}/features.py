@@ -15,7 +15,7 @@ a DataFrame.
 
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 from sklearn.linear_model import LogisticRegression
 {%- else %}
 from sklearn.linear_model import Ridge
@@ -29,7 +29,7 @@ from {{ cookiecutter.package_name }}.schema import FeatureKind, FeatureSchema
 def build_pipeline(schema: FeatureSchema, random_seed: int) -> Pipeline:
     """Preprocessing and model in one object, so serving applies exactly what training did.
 
-    Swap the estimator here (e.g. ``HistGradientBoosting{{ "Classifier" if cookiecutter.task == "classification" else "Regressor" }}``)
+    Swap the estimator here (e.g. ``HistGradientBoosting{{ "Classifier" if cookiecutter.__task == "classification" else "Regressor" }}``)
     and everything else (registry, API, monitoring) keeps working.
     """
     categorical = schema.positions("categorical")
@@ -56,7 +56,7 @@ def build_pipeline(schema: FeatureSchema, random_seed: int) -> Pipeline:
         ],
         remainder="drop",
     )
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     model = LogisticRegression(max_iter=2000, random_state=random_seed)
 {%- else %}
     model = Ridge(alpha=1.0, random_state=random_seed)

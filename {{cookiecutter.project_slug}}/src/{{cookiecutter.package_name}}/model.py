@@ -25,7 +25,7 @@ class ModelMetadata(BaseModel):
     dataset: str
     data_sha256: str
     target: str
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     classes: list[str]
 {%- endif %}
     feature_schema: FeatureSchema
@@ -35,7 +35,7 @@ class ModelMetadata(BaseModel):
     test_rows: int
     sha256: str
     library_versions: dict[str, str]
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 class Prediction(BaseModel):
@@ -75,7 +75,7 @@ class LoadedModel:
         Finite values far outside the training range can overflow the preprocessing; such
         records raise :class:`DataError` (a 422 in the API), like any other bad input.
         """
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         classes = [str(label) for label in self.pipeline.classes_]
         probabilities = _score(self.pipeline.predict_proba, matrix, source)
         # Vectorised, then plain Python floats: a batch of 1,000 rows in about a millisecond.

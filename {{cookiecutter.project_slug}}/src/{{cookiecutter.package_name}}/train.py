@@ -28,7 +28,7 @@ from {{ cookiecutter.package_name }}.schema import (
     infer_schema,
 )
 
-TASK = "{{ cookiecutter.task }}"
+TASK = "{{ cookiecutter.__task }}"
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,13 @@ class TrainedModel:
 
 
 def split_dataset(dataset: Dataset, settings: Settings) -> Split:
-    """Split reproducibly (same data and seed, same split){{ ", stratified by class" if cookiecutter.task == "classification" else "" }}."""
+    """Split reproducibly (same data and seed, same split){{ ", stratified by class" if cookiecutter.__task == "classification" else "" }}."""
     train_x, test_x, train_y, test_y = train_test_split(
         dataset.features,
         dataset.target,
         test_size=settings.test_size,
         random_state=settings.random_seed,
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         stratify=dataset.target,
 {%- endif %}
     )
@@ -100,7 +100,7 @@ def fit_model(
         dataset=dataset.source,
         data_sha256=dataset.sha256,
         target=str(dataset.target.name),
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         classes=[str(label) for label in pipeline.classes_],
 {%- endif %}
         feature_schema=schema,

@@ -22,7 +22,7 @@ def model_signature(metadata: ModelMetadata) -> "ModelSignature":
             for feature in metadata.feature_schema.features
         ]
     )
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     outputs = Schema([ColSpec("string", metadata.target)])
 {%- else %}
     outputs = Schema([ColSpec("double", metadata.target)])

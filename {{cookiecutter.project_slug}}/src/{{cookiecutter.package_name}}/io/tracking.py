@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
-{%- if cookiecutter.task == "regression" %}
+{%- if cookiecutter.__task == "regression" %}
 
 import numpy as np
 {%- endif %}
@@ -91,7 +91,7 @@ def evaluation_figures(trained: TrainedModel, split: Split) -> dict[str, Any]:
         mpl.use("Agg")  # files only: no display
         from matplotlib import pyplot as plt  # noqa: PLC0415
         from sklearn.metrics import (  # noqa: PLC0415
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
             ConfusionMatrixDisplay,
 {%- else %}
             PredictionErrorDisplay,
@@ -102,7 +102,7 @@ def evaluation_figures(trained: TrainedModel, split: Split) -> dict[str, Any]:
     schema = trained.metadata.feature_schema
     features = schema.to_matrix(split.test_features, "held-out split")
     figure, axes = plt.subplots(figsize=(6, 5))
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     ConfusionMatrixDisplay.from_estimator(
         trained.pipeline, features, split.test_target, ax=axes, colorbar=False
     )

@@ -305,7 +305,7 @@ def _run_report(
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
     numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
     categorical = [feature.name for feature in schema.features if feature.kind != "numeric"]
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     definition = DataDefinition(
         numerical_columns=numeric, categorical_columns=[*categorical, PREDICTION_COLUMN]
     )

@@ -35,11 +35,11 @@ class UnknownPredictionError(AppError):
 
 @dataclass(frozen=True)
 class Label:
-    """The true {{ "class" if cookiecutter.task == "classification" else "value" }} of the record at ``position`` of request ``request_id``."""
+    """The true {{ "class" if cookiecutter.__task == "classification" else "value" }} of the record at ``position`` of request ``request_id``."""
 
     request_id: str
     position: int
-    label: {{ "str" if cookiecutter.task == "classification" else "float" }}
+    label: {{ "str" if cookiecutter.__task == "classification" else "float" }}
 
 
 def record_labels(engine: Engine, given: Sequence[Label]) -> list[int]:

@@ -8,7 +8,7 @@ held-out value) is a verdict of its own, "performance degraded". Input drift can
 every such drop: when the relation between inputs and label changes (concept shift), the
 inputs look the same and only the labels tell.
 
-{% if cookiecutter.task == "classification" -%}
+{% if cookiecutter.__task == "classification" -%}
 The live metrics are the held-out ones. The log holds each prediction, not its probabilities:
 ROC-AUC scores the logged features again with the champion (the same version gives the same
 probabilities), and is left out while the labels lack a class (it is undefined then).
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 from evidently import (
     BinaryClassification,
     DataDefinition,
@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from {{ cookiecutter.package_name }}.evaluation import (
     HIGHER_IS_BETTER,
     PRIMARY_METRIC,
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     roc_auc,
 {%- endif %}
     score_labels,
@@ -105,7 +105,7 @@ def assess(
     )
     if len(own) < min_labels:
         return verdict
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     labels = own[LABEL_COLUMN].astype(str)
     live = score_labels(labels, own[PREDICTION_COLUMN].astype(str))
     if labels.nunique() == len(model.metadata.classes):
@@ -122,7 +122,7 @@ def assess(
     return verdict.model_copy(update={"status": status, "live": live})
 
 
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
 
 
 def _live_roc_auc(own: pd.DataFrame, labels: pd.Series, model: LoadedModel) -> float:
@@ -151,8 +151,8 @@ def from_prediction_log(
 
 
 def evidently_report_html(labelled: pd.DataFrame, model: ModelMetadata) -> str:
-    """Evidently's {{ cookiecutter.task }} report of ``model``'s labelled predictions, as a page."""
-{%- if cookiecutter.task == "classification" %}
+    """Evidently's {{ cookiecutter.__task }} report of ``model``'s labelled predictions, as a page."""
+{%- if cookiecutter.__task == "classification" %}
     frame = own_rows(labelled, model)[[LABEL_COLUMN, PREDICTION_COLUMN]].astype(str)
     task: BinaryClassification | MulticlassClassification
     if len(model.classes) == 2:  # noqa: PLR2004 - Evidently's binary metrics need the positive class

@@ -128,8 +128,8 @@ def with_labelled_traffic(
 
 
 def _as_table_labels(labels: pd.Series, table_target: pd.Series) -> pd.Series:
-    """The labels with the table's target name and type ({{ "classes matched by their text" if cookiecutter.task == "classification" else "floats" }})."""
-{%- if cookiecutter.task == "classification" %}
+    """The labels with the table's target name and type ({{ "classes matched by their text" if cookiecutter.__task == "classification" else "floats" }})."""
+{%- if cookiecutter.__task == "classification" %}
     classes = {str(label): label for label in table_target.unique()}
     values = labels.astype(str).map(classes)
 {%- else %}

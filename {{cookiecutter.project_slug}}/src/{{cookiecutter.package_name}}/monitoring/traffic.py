@@ -37,7 +37,7 @@ DRIFT_SHARE = 0.9  # ... and gives this share of the records one category (or tr
 NOISE_SIGMAS = 0.05  # every number moves by this much noise: about 0.04 of drift score
 LABEL_ATTEMPTS = 20
 LABEL_RETRY_SECONDS = 0.25
-Truth = {{ "str" if cookiecutter.task == "classification" else "float" }}
+Truth = {{ "str" if cookiecutter.__task == "classification" else "float" }}
 """A true label, as the feedback endpoints take it."""
 Shift = float | tuple[str, float]
 """Standard deviations to add (numeric), or a value and the share of records to give it."""
@@ -157,7 +157,7 @@ def sample_truths(
     """The true labels of the rows ``sample_records`` draws with ``seed`` (same positions).
 
     With ``concept_shift`` S, the world changed: the records in the top S share of the
-    first numeric feature {% if cookiecutter.task == "classification" %}all end in the last class{% else %}come out 3 standard deviations higher{% endif %}. The inputs look the same, but
+    first numeric feature {% if cookiecutter.__task == "classification" %}all end in the last class{% else %}come out 3 standard deviations higher{% endif %}. The inputs look the same, but
     the relation to the outcome is new, and a model can learn it from these labels.
     Without a numeric feature, a random S share is changed.
     """
@@ -169,7 +169,7 @@ def sample_truths(
     else:
         changed = np.random.default_rng(seed + 1).random(count) < concept_shift
     truths = drawn.reset_index(drop=True)
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     labels = truths.astype(str)
     labels[changed] = max(str(label) for label in dataset.target.unique())
     return [str(label) for label in labels]

@@ -92,7 +92,7 @@ async def _store(
 
 def _label(served: Served, item: FeedbackRequest, location: Location) -> Label:
     """The label to store; 422 naming the field when it is not one the model could predict."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     classes = served.model.metadata.classes
     label = str(item.label)
     if label not in classes:

@@ -6,7 +6,7 @@ answers it, adds up all of them. Without it, each answer would show one worker's
 """
 
 import os
-{% if cookiecutter.task == "classification" -%}
+{% if cookiecutter.__task == "classification" -%}
 from collections import Counter as TallyCounter
 {% endif -%}
 from collections.abc import Iterable, Mapping
@@ -16,7 +16,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-{%- if cookiecutter.task == "regression" %}
+{%- if cookiecutter.__task == "regression" %}
     Summary,
 {%- endif %}
     generate_latest,
@@ -47,7 +47,7 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         self.predictions = Counter(
             "predictions_total",
             "Predictions served, by model version and predicted class.",
@@ -116,9 +116,9 @@ class ServiceMetrics:
         self.model_info.labels(version=version).set(1)
         self._served_version = version
 
-    def count_predictions(self, model_version: str, outputs: Iterable[{{ "str" if cookiecutter.task == "classification" else "float" }}]) -> None:
+    def count_predictions(self, model_version: str, outputs: Iterable[{{ "str" if cookiecutter.__task == "classification" else "float" }}]) -> None:
         """Count the predictions of one request (a label's counter moves once per request)."""
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
         for label, count in TallyCounter(outputs).items():
             self.predictions.labels(model_version=model_version, label=label).inc(count)
 {%- else %}

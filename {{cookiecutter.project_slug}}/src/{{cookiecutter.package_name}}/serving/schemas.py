@@ -6,7 +6,7 @@ they are built from its feature schema: see the ``serving.contract`` module.
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field{{ ", StrictInt, StrictStr" if cookiecutter.task == "classification" else "" }}
+from pydantic import BaseModel, ConfigDict, Field{{ ", StrictInt, StrictStr" if cookiecutter.__task == "classification" else "" }}
 
 from {{ cookiecutter.package_name }}.model import ModelMetadata, Prediction
 
@@ -86,7 +86,7 @@ class FeedbackRequest(BaseModel):
     position: Annotated[
         int, Field(ge=0, description="The record's index in its /predict/batch request.")
     ] = 0
-{%- if cookiecutter.task == "classification" %}
+{%- if cookiecutter.__task == "classification" %}
     label: Annotated[
         StrictStr | StrictInt, Field(description="The true class: one of the model's classes.")
     ]
