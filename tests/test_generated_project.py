@@ -14,6 +14,7 @@ labels, a changed world, a challenger that loses) on SQLite: both tasks, both da
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +108,22 @@ def test_make_check_train_evaluate_predict(
         assert {p["prediction"] for p in predictions} <= set(metadata["classes"])
 
 
+def readme_commands(project: Path) -> list[str]:
+    """The command lines of the README's shell blocks, without `VAR=value` prefixes."""
+    readme = (project / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [re.sub(r"^(\w+=\S+ )+", "", line) for line in lines if line and line[0] != "#"]
+
+
+def run_in_a_fresh_shell(command: str, project: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` in the project from `bash` with no profile and only uv on the PATH."""
+    uv = Path(shutil.which("uv", path=project_env()["PATH"]) or "uv").parent
+    env = {"HOME": os.environ["HOME"], "PATH": f"{uv}:/usr/local/bin:/usr/bin:/bin"}
+    shell = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "bash", "--noprofile", "--norc"]
+    return run([*shell, "-c", command], cwd=project)
+
+
 def test_make_demo_refuses_a_taken_port_and_stops_on_an_unexpected_exit_status(
     default_project: Path, tmp_path: Path
 ) -> None:
@@ -151,6 +168,15 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert (project / "examples" / "request.json").exists()
     assert list((project / "reports").glob("drift-*.html"))
     assert list((project / "reports").glob("performance-*.html"))  # Evidently's, of the labels
+
+    # The READMEs' commands, from a fresh shell (no activated virtualenv, no profile).
+    commands = readme_commands(project)
+    assert {"make", "uv"} <= {command.split()[0] for command in commands}
+    for command in commands:
+        if command.startswith(f"uv run {project.name} "):  # the CLI's own: each one's --help
+            run_in_a_fresh_shell(command.split("  #")[0] + " --help", project)
+    models = run_in_a_fresh_shell(f"uv run {project.name} models list", project)
+    assert "v2" in models.stdout
 
     # `make serve` after the demo: a taken port is one line naming APP_PORT; Ctrl-C (SIGINT
     # to make's process group, as a terminal sends it) stops it with no make error.

@@ -194,6 +194,8 @@ def test_predict_prints_one_json_line_per_record(
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 5
     assert all("prediction" in line for line in lines)
+    printed = re.findall(r"-?\d+\.\d+(?:e-?\d+)?", result.stdout)  # rounded for reading
+    assert printed and all(len(number.split(".")[1]) <= 4 for number in printed)
 
 
 def test_predict_writes_an_output_csv_and_reads_json(

@@ -7,6 +7,7 @@ Results go to standard output; progress and errors go to standard error. Expecte
 
 from __future__ import annotations  # type hints of heavy classes are never evaluated
 
+import json
 import os
 import signal
 import sys
@@ -56,6 +57,8 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # Touched by `monitor --every` after each check: compose's health check for the monitor.
 HEARTBEAT = "monitor.heartbeat"
+DISPLAY_DECIMALS = 4
+"""Decimals of the numbers that ``predict`` prints (not of what it writes to ``--output``)."""
 
 
 @contextmanager
@@ -226,11 +229,21 @@ def predict(
         predictions = model.predict(records, source=str(input_path))
         if output is None:
             for prediction in predictions:
-                typer.echo(prediction.model_dump_json())
+                shown = _rounded(prediction.model_dump())
+                typer.echo(json.dumps(shown, ensure_ascii=False, separators=(",", ":")))
             return
         outputs = pd.json_normalize([p.model_dump() for p in predictions], sep="_")
         write_atomic(output, pd.concat([records, outputs], axis=1).to_csv(index=False))
         stderr.print(f"{len(predictions)} predictions by {model.version} written to {output}")
+
+
+def _rounded(value: object) -> object:
+    """Floats to DISPLAY_DECIMALS places, for reading (``--output`` keeps every digit)."""
+    if isinstance(value, float):
+        return round(value, DISPLAY_DECIMALS)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return value
 
 
 @app.command()
@@ -318,7 +331,7 @@ def list_models() -> None:
                 version,
                 f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
                 f"{metadata.metrics[PRIMARY_METRIC]:.4f}",
-                f"{metadata.training_rows} rows of {metadata.dataset}",
+                f"{metadata.training_rows} training rows of {metadata.dataset}",
                 metadata.run_id,
             )
         stdout.print(table)
