@@ -130,6 +130,22 @@ def test_a_database_outage_is_counted_not_raised() -> None:
     assert sum(errors) == 7
 
 
+def test_a_row_the_database_cannot_take_is_counted_and_the_writer_lives_on(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    errors: list[int] = []
+    logger = PredictionLogger(
+        engine, queue_size=100, batch_size=5, flush_seconds=0.05, on_write_error=errors.append
+    )
+    logger.start()
+    logger.log([log_row("bad", "v1", {"a": object()}, "yes")])  # type: ignore[dict-item]
+    wait_until(lambda: errors == [1], "the bad row's failed write", timeout=10)
+    logger.log(rows(3))
+    logger.close()
+    assert count_rows(engine) == 3
+    assert "1 rows not written: TypeError: Object of type object is not JSON" in caplog.text
+
+
 def test_a_full_queue_drops_and_counts(engine: Engine) -> None:
     dropped: list[int] = []
     logger = PredictionLogger(

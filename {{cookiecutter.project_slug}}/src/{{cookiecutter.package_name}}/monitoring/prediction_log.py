@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -134,25 +135,32 @@ def reading(database_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
+_engines_with_tables: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Engines whose database has the log's tables: POST /feedback does not ask again."""
+
+
 def ensure_table(engine: Engine, attempts: int = 5) -> None:
-    """Create the tables of the log unless they exist.
+    """Create the tables of the log unless they exist (asked once per engine).
 
     Another process or thread (an API replica, the drift job, the log writer) may be creating
     them at the same moment, and the database then refuses one of the two (SQLite: "database
     is locked" or "already exists"). That is fine once the tables are there; until then, try
     again a few times, briefly.
     """
+    if engine in _engines_with_tables:
+        return
     for attempt in range(1, attempts + 1):
         try:
             metadata.create_all(engine)
-            return
+            break
         except SQLAlchemyError:
             tables = inspect(engine)
             if all(tables.has_table(table.name) for table in metadata.sorted_tables):
-                return
+                break
             if attempt == attempts:
                 raise
             time.sleep(0.1 * attempt)
+    _engines_with_tables.add(engine)
 
 
 def log_row(
@@ -208,7 +216,6 @@ class PredictionLogger:
         self._changed = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
-        self._table_ready = False
         self._drops_lock = threading.Lock()
         self._unreported_drops = 0
         self._unrecorded_losses = 0  # rows lost since the last write that recorded them
@@ -302,20 +309,25 @@ class PredictionLogger:
             return
         lost = self._count_losses(0)
         try:
-            if not self._table_ready:
-                ensure_table(self._engine)
-                self._table_ready = True
+            ensure_table(self._engine)
             with self._engine.begin() as connection:
                 insert_rows(connection, batch)
                 if lost:
                     loss = {"created_at": batch[0]["created_at"], "rows": lost}
                     connection.execute(insert(losses), [loss])
-        except SQLAlchemyError as exc:
-            logger.error("prediction log: %d rows not written: %s", len(batch), exc)
+        except Exception as exc:  # a database error, or a row it can't take: the writer lives on
+            logger.error("prediction log: %d rows not written: %s", len(batch), _reason(exc))
             self._on_write_error(len(batch))
             self._count_losses(len(batch))
         else:
             self._count_losses(-lost)
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, in one line: the database's message, or the error's type and text."""
+    if isinstance(error, SQLAlchemyError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 BULK_INSERTS = {
