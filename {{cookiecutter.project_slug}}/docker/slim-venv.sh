@@ -1,0 +1,17 @@
+#!/bin/sh
+# Slim a virtualenv for an image (the Dockerfile's builders run it): the test suites of the
+# numeric libraries, a quarter of their size, never run there, and the debug symbols of the
+# compiled libraries (`strip --strip-unneeded` keeps what loading them needs) weigh about
+# 40 MB. Only these test folders: Evidently imports its own `tests` package at run time.
+set -eu
+venv=$1
+for package in numpy scipy sklearn pandas matplotlib; do
+    folder=$(echo "$venv"/lib/python*/site-packages/"$package")
+    if [ -d "$folder" ]; then
+        find "$folder" -depth -type d -name tests -exec rm -rf {} +
+    fi
+done
+# Not the libraries that wheels vendor in <package>.libs/: auditwheel rewrote them with
+# patchelf, and strip makes them unloadable ("ELF load command address/offset not
+# page-aligned").
+find "$venv" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
