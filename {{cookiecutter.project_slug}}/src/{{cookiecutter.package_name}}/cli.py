@@ -257,9 +257,11 @@ def serve() -> None:
         settings = load_settings()
         create_db_engine(settings.database_url).dispose()  # a bad URL: one line, not a trace
         _refuse_a_taken_port(settings.host, settings.port)
-    # uvicorn ends a SIGTERM'd process by SIGTERM again (exit status 143, and `make serve`
-    # reports an error); after its graceful shutdown, that signal ends the process with 0.
-    signal.signal(signal.SIGTERM, _exit_after_shutdown)
+    # After its graceful shutdown, uvicorn raises the signal that stopped it again, which ends
+    # the process with 143 (SIGTERM) or 130 (Ctrl-C), and `make serve` reports an error. These
+    # handlers, which uvicorn restores first, end it with 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_after_shutdown)
     with _metrics_shared_by_workers(settings.workers):
         uvicorn.run(
             "{{ cookiecutter.package_name }}.serving.app:create_app",
@@ -289,7 +291,7 @@ def _refuse_a_taken_port(host: str, port: int) -> None:
 
 
 def _exit_after_shutdown(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM outside uvicorn's own handling: exit with status 0."""
+    """SIGTERM or SIGINT outside uvicorn's own handling: exit with status 0."""
     raise SystemExit(0)
 
 
