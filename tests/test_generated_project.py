@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from .conftest import (
     project_env,
     run,
     stop,
+    taken_port,
     task_of,
     wait_until_ready,
 )
@@ -128,10 +128,7 @@ def test_make_demo_refuses_a_taken_port_and_stops_on_an_unexpected_exit_status(
     default_project: Path, tmp_path: Path
 ) -> None:
     project = copy_project(default_project, tmp_path)
-    with socket.socket() as foreign:  # another process on the port: its answers aren't ours
-        foreign.bind(("127.0.0.1", 0))
-        foreign.listen()
-        port = foreign.getsockname()[1]
+    with taken_port() as port:  # another process on the port: its answers aren't ours
         taken = run(["make", "demo"], cwd=project, env={"APP_PORT": str(port)}, check=False)
     assert taken.returncode == 2
     assert f"error: 127.0.0.1:{port} is already in use by another process" in taken.stderr
@@ -180,10 +177,7 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
 
     # `make serve` after the demo: a taken port is one line naming APP_PORT; Ctrl-C (SIGINT
     # to make's process group, as a terminal sends it) stops it with no make error.
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         clash = run(["make", "serve"], cwd=project, env={"APP_PORT": str(port)}, check=False)
     assert clash.returncode == 2, clash.stderr
     assert f"error: invalid setting APP_PORT: cannot serve on 127.0.0.1:{port}: " in clash.stderr
