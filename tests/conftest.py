@@ -250,13 +250,15 @@ def stop(process: subprocess.Popen[str], timeout: float = 30) -> None:
             process.wait()
 
 
-def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
-    """Poll ``/ready`` until it answers 200; fail early if the server process exits."""
+def wait_until_ready(
+    base_url: str, process: subprocess.Popen[str], timeout: float = 90, path: str = "/ready"
+) -> None:
+    """Poll ``path`` until it answers 200; fail early if the server process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the server exited with status {process.returncode}"
         try:
-            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{base_url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -12,7 +12,7 @@ REPLAYED_STEPS = {
     "[lint] Lint": "make lint",
     "[lint] Alert rules and their tests": "make alerts-check",  # .ci/run installs promtool
     "[typecheck] Type-check": "make typecheck",
-    "[test (3.11)] Test": "make test",
+    "[test (3.11)] Test": "make coverage",
     "[security] Static analysis": "make security",
 }
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import (
@@ -69,6 +70,7 @@ def test_make_check_train_evaluate_predict(
     check = run(["make", "check"], cwd=project, env=env)
     assert "Success: no issues found" in check.stdout
     assert ("Required test coverage of 85.0% reached" in check.stdout) == (answers in COVERAGE_RUNS)
+    assert re.search(r"^\d+ workers \[\d+ items\]", check.stdout, re.MULTILINE)  # pytest-xdist
     summaries = [check.stdout]
     if not answers:
         summaries.append(run(["make", "test-e2e"], cwd=project, env=env).stdout)
@@ -122,6 +124,22 @@ def run_in_a_fresh_shell(command: str, project: Path) -> subprocess.CompletedPro
     env = {"HOME": os.environ["HOME"], "PATH": f"{uv}:/usr/local/bin:/usr/bin:/bin"}
     shell = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "bash", "--noprofile", "--norc"]
     return run([*shell, "-c", command], cwd=project)
+
+
+def start_in_a_terminal(
+    command: list[str], project: Path, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """``command`` in a process group of its own, as a terminal runs it (its Ctrl-C is SIGINT
+    to the group); standard error piped, standard output dropped."""
+    return subprocess.Popen(
+        command,
+        cwd=project,
+        env={**project_env(), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_make_demo_refuses_a_taken_port_and_stops_on_an_unexpected_exit_status(
@@ -183,15 +201,7 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert f"error: invalid setting APP_PORT: cannot serve on 127.0.0.1:{port}: " in clash.stderr
     assert "Traceback" not in clash.stderr
     port = free_port()
-    server = subprocess.Popen(
-        ["make", "serve"],
-        cwd=project,
-        env={**project_env(), "APP_PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    server = start_in_a_terminal(["make", "serve"], project, {"APP_PORT": str(port)})
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", server)
         os.killpg(server.pid, signal.SIGINT)
@@ -203,3 +213,31 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert server.returncode in {0, -signal.SIGINT}, errors
     assert re.search(r"Finished server process \[\d+\]\s*$", errors), errors
     assert "Error" not in errors and "Traceback" not in errors
+
+
+def test_make_mlflow_ui_shows_the_registry_and_leaves_the_project_venv_alone(
+    default_project: Path, tmp_path: Path
+) -> None:
+    """The UI runs from .venv-mlflow: the full mlflow package, which shares its files with the
+    project's mlflow-skinny, never enters .venv (the next `make install` would break it)."""
+    project = copy_project(default_project, tmp_path)
+    run(["make", "train"], cwd=project)
+    port = free_port()
+    ui = start_in_a_terminal(["make", "mlflow-ui"], project, {"MLFLOW_PORT": str(port)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, ui, timeout=300, path="/health")  # the first run installs mlflow
+        registered = httpx.get(
+            f"{url}/api/2.0/mlflow/registered-models/get", params={"name": project.name}
+        ).json()["registered_model"]
+        assert {"alias": "champion", "version": "1"} in registered["aliases"]
+    finally:
+        os.killpg(ui.pid, signal.SIGINT)  # Ctrl-C, to the process group as a terminal sends it
+        stop(ui)
+    assert (project / ".venv-mlflow" / "bin" / "mlflow").is_file()
+    full_mlflow = "lib/python*/site-packages/mlflow-*.dist-info"  # not mlflow_skinny-*
+    assert list((project / ".venv-mlflow").glob(full_mlflow))
+    assert not list((project / ".venv").glob(full_mlflow))
+    run(["make", "install"], cwd=project)
+    run(["uv", "run", "python", "-c", "import mlflow.models"], cwd=project)
+    run(["make", "lint"], cwd=project)  # ruff leaves .venv-mlflow alone

@@ -19,6 +19,9 @@
    tools), without and with the ``monitoring`` extra.
 5. With a Docker engine: both images built by ``make``, their size above the base image (the
    goals: API at most 300 MB, monitor at most 700 MB), and the base image's own size.
+6. A learner's feedback: ``make test``, one pytest worker per core (the goal: under 60 s),
+   next to the same tests on one worker (``make test PARALLEL=``). A --quick run times only
+   the tests selected by ``-k schema``.
 
 Everything runs in a temporary folder (its own model, SQLite log and virtualenvs) with no
 APP_* variables or .env: it measures the default settings and leaves your files alone.
@@ -78,6 +81,7 @@ class Plan:
     batch_sizes: tuple[int, ...]
     drift_rows: tuple[int, ...]  # rows of the reference and of the current frame
     log_rows: tuple[int, int]  # rows in the prediction log for monitor: large, then small
+    tests_selected: str  # pytest options choosing the tests that `make test` runs
     drift_features: int = 30
     drift_shifted: int = 3  # features moved by half a standard deviation
 
@@ -90,6 +94,7 @@ FULL = Plan(
     batch_sizes=(100, 1000),
     drift_rows=(10_000, 100_000),
     log_rows=(1_000_000, 50_000),
+    tests_selected="",
 )
 QUICK = Plan(
     warmup=1,
@@ -99,6 +104,7 @@ QUICK = Plan(
     batch_sizes=(100, 1000),
     drift_rows=(1_000, 2_000),
     log_rows=(20_000, 2_000),
+    tests_selected="-k schema",
 )
 
 
@@ -675,6 +681,33 @@ def bench_venv() -> list[Figure]:
     ]
 
 
+# --- 6: a learner's feedback ---------------------------------------------------------------
+
+
+def bench_feedback(plan: Plan) -> list[Figure]:
+    """``make test`` on every core against the same tests on one worker, in the project."""
+    selected = f" {plan.tests_selected}" if plan.tests_selected else ""
+    progress(f"feedback: make test{selected}, then on one worker")
+    env = {**os.environ, "PYTEST_ADDOPTS": plan.tests_selected}
+
+    def seconds(command: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=True)
+        return time.perf_counter() - started
+
+    every_core = seconds(["make", "test"])
+    one_worker = seconds(["make", "test", "PARALLEL="])
+    return [
+        Figure(
+            f"`make test{selected}` seconds",
+            every_core,
+            "the same tests on one worker",
+            one_worker,
+            "< 60 s",
+        )
+    ]
+
+
 def bench_images(notes: list[str]) -> list[Figure]:
     """Build both images as `make` does; their sizes above the base image, and the base's."""
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
@@ -814,6 +847,7 @@ def main() -> None:
             *bench_monitor(plan),
             *bench_venv(),
             *([] if args.quick else bench_images(notes)),
+            *bench_feedback(plan),
         ]
     if args.quick:
         notes.append("images: not built in a --quick run (--images-only builds and sizes them)")

@@ -112,14 +112,16 @@ def registry(settings: Settings, promoted_model_dir: Path) -> ModelRegistry:
 
 
 @pytest.fixture(scope="session")
-def served_settings(tmp_path_factory: pytest.TempPathFactory, mlflow_store: Path) -> Settings:
-    """Settings of a model folder whose v1 is trained and promoted once a session.
+def served_settings(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_store: Path, promoted_model_dir: Path
+) -> Settings:
+    """Settings of a model folder with the session's promoted v1, shared by the session.
 
     For tests that only read the model (most API tests): training and registering one per
     test would cost about a second each. Tests that change a registry use ``registry``.
     """
     settings = settings_in(tmp_path_factory.mktemp("served"), mlflow_store)
-    promoted_v1(settings)
+    copy_model_dir(promoted_model_dir, settings.model_dir)
     return settings
 
 

@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 import httpx
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
@@ -77,6 +78,7 @@ __all__ = [
     "Record",
     "Server",
     "artifact",
+    "empty_postgres",
     "free_port",
     "isolated_settings",
     "load_test",
@@ -96,6 +98,24 @@ __all__ = [
     "wait_for_version",
     "wait_until",
 ]
+
+
+def empty_postgres() -> str:
+    """TEST_POSTGRES_URL in an empty schema of this test worker's own; skips the test if unset.
+
+    `make test` runs one pytest worker per core: with a schema each (PostgreSQL's
+    ``search_path``), their tests never see each other's rows.
+    """
+    if not POSTGRES_URL:
+        pytest.skip("set TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL")
+    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    database = create_engine(POSTGRES_URL)
+    with database.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    database.dispose()
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

@@ -16,7 +16,6 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     create_db_engine,
     ensure_table,
     log_row,
-    metadata,
     predictions,
     read_predictions,
 )
@@ -24,7 +23,7 @@ from {{ cookiecutter.package_name }}.monitoring.window import from_prediction_lo
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
-from .helpers import POSTGRES_URL, Record, wait_until
+from .helpers import Record, empty_postgres, wait_until
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,11 +31,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Engine:
     """An empty log database: a SQLite file, and PostgreSQL when TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
         return create_db_engine(settings.database_url)
-    if not POSTGRES_URL:
-        pytest.skip("set TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL")
-    engine = create_db_engine(POSTGRES_URL)
-    metadata.drop_all(engine)
-    return engine
+    return create_db_engine(empty_postgres())
 
 
 def count_rows(engine: Engine) -> int:

@@ -17,10 +17,7 @@ from {{ cookiecutter.package_name }}.evaluation import (
 )
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
 from {{ cookiecutter.package_name }}.model import LoadedModel
-from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
-    create_db_engine,
-    metadata,
-)
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine
 from {{ cookiecutter.package_name }}.monitoring.retraining_data import (
     TrainingData,
     from_table,
@@ -30,7 +27,7 @@ from {{ cookiecutter.package_name }}.monitoring.retraining_data import (
 from {{ cookiecutter.package_name }}.monitoring.traffic import Truth, sample_truths
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
-from .helpers import POSTGRES_URL, log_labelled, traffic
+from .helpers import empty_postgres, log_labelled, traffic
 
 MIN_LABELS = 100
 
@@ -40,12 +37,7 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     """The test's settings, with the log on SQLite, then PostgreSQL (TEST_POSTGRES_URL)."""
     if request.param == "sqlite":
         return settings
-    if not POSTGRES_URL:
-        pytest.skip("set TEST_POSTGRES_URL=postgresql+psycopg://... to test PostgreSQL")
-    engine = create_db_engine(POSTGRES_URL)
-    metadata.drop_all(engine)
-    engine.dispose()
-    return settings.model_copy(update={"database_url": POSTGRES_URL})
+    return settings.model_copy(update={"database_url": empty_postgres()})
 
 
 def world(

@@ -213,7 +213,9 @@ class ModelRegistry:
 
     def metadata(self, version: str) -> ModelMetadata:
         """Read a version's metadata, or fail with a clear reason."""
-        found = self._model_version(version)
+        return self._metadata(version, self._model_version(version))
+
+    def _metadata(self, version: str, found: "ModelVersion") -> ModelMetadata:
         raw = self._artifact(version, found, METADATA_FILE)
         try:
             metadata = ModelMetadata.model_validate_json(raw)
@@ -225,8 +227,8 @@ class ModelRegistry:
 
     def load(self, version: str) -> LoadedModel:
         """Load a version after checking its model file against the version's SHA-256 tag."""
-        metadata = self.metadata(version)
         found = self._model_version(version)
+        metadata = self._metadata(version, found)
         model_bytes = self._artifact(version, found, MODEL_FILE)
         expected = found.tags.get(CHECKSUM_TAG)
         actual = hashlib.sha256(model_bytes).hexdigest()
@@ -245,7 +247,8 @@ class ModelRegistry:
 
     def reference(self, version: str) -> pd.DataFrame:
         """The training reference sample of a version (features and predictions)."""
-        raw = self._artifact(version, self._model_version(version), REFERENCE_FILE)
+        found = self._model_version(version)
+        raw = self._artifact(version, found, REFERENCE_FILE)
         where = f"model {version}: {REFERENCE_FILE}"
         try:
             frame = pd.read_csv(io.BytesIO(raw))
@@ -255,7 +258,7 @@ class ModelRegistry:
             raise RegistryError(f"{where} is corrupt (no rows)")
         if PREDICTION_COLUMN not in frame.columns:
             raise RegistryError(f"{where} is corrupt (no {PREDICTION_COLUMN!r})")
-        schema = self.metadata(version).feature_schema
+        schema = self._metadata(version, found).feature_schema
         try:  # CSV loses types (a category "1" reads back as a number): restore them
             features = schema.normalise(frame, REFERENCE_FILE)
         except DataError as exc:

@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.config import Settings, get_settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
-from {{ cookiecutter.package_name }}.io.registry import open_registry
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     PredictionLogger,
     create_db_engine,
@@ -46,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ServiceMetrics()
     state = ServiceState(
         settings=settings,
-        holder=ModelHolder(open_registry(settings), settings.max_batch_size),
+        holder=ModelHolder(settings),
         metrics=metrics,
         prediction_log=PredictionLogger(
             create_db_engine(settings.database_url),

@@ -7,8 +7,13 @@ never affects a request in flight: it finishes on the model it started with.
 import threading
 from dataclasses import dataclass
 
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
-from {{ cookiecutter.package_name }}.io.registry import NO_CHAMPION, ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import (
+    NO_CHAMPION,
+    ModelRegistry,
+    open_registry,
+)
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.serving.contract import RequestContract
 
@@ -34,10 +39,13 @@ class ModelNotReadyError(Exception):
 class ModelHolder:
     """The champion in memory, refreshed from the registry's ``champion`` alias."""
 
-    def __init__(self, registry: ModelRegistry, max_batch_size: int) -> None:
-        """Start empty; call :meth:`refresh` to load the champion."""
-        self._registry = registry
-        self._max_batch_size = max_batch_size
+    def __init__(self, settings: Settings) -> None:
+        """Start empty; the first :meth:`refresh` opens the registry and loads the champion.
+
+        Building the app therefore touches no MLflow store (its OpenAPI schema, for example).
+        """
+        self._settings = settings
+        self._registry: ModelRegistry | None = None
         self._model: ServedModel | None = None
         self._not_ready_reason = "the model has not been loaded yet"
         self._lock = threading.Lock()
@@ -57,19 +65,24 @@ class ModelHolder:
         keeps serving and the :class:`RegistryError` propagates for the caller to log and count.
         """
         with self._lock:
+            if self._registry is None:
+                self._registry = open_registry(self._settings)
+            registry = self._registry
             try:
-                champion = self._registry.champion()
+                champion = registry.champion()
                 if champion is None:  # nothing to load yet: not a failure
-                    self._not_ready_reason = NO_CHAMPION.format(where=self._registry.where)
+                    self._not_ready_reason = NO_CHAMPION.format(where=registry.where)
                     return False
                 if self._model is not None and self._model.version == champion:
                     return False
-                loaded = self._registry.load(champion)
-                run_url = self._registry.run_url(loaded.metadata.run_id)
+                loaded = registry.load(champion)
+                run_url = registry.run_url(loaded.metadata.run_id)
             except RegistryError as exc:
                 if self._model is None:
                     self._not_ready_reason = str(exc)
                 raise
-            contract = RequestContract(loaded.metadata.feature_schema, self._max_batch_size)
+            contract = RequestContract(
+                loaded.metadata.feature_schema, self._settings.max_batch_size
+            )
             self._model = ServedModel(model=loaded, contract=contract, run_url=run_url)
             return True
