@@ -120,8 +120,8 @@ def project_env() -> dict[str, str]:
 
 NO_COVERAGE = {"PYTEST_ADDOPTS": "--no-cov"}
 """For runs of a generated project's tests that are about something else (CI replays,
-milestones, most option combinations): coverage slows them about twofold, and its gate is
-checked by test_generated_project.py's coverage runs."""
+milestones): coverage slows them about twofold, and its gate is checked by
+test_generated_project.py's coverage runs."""
 
 
 def python_for(version: str) -> str:

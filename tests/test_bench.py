@@ -41,7 +41,7 @@ COUNTS = {"prediction-log rows lost in the batch runs"}
 
 
 def files_of(project: Path) -> set[str]:
-    ignored = {".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache", "__pycache__"}
+    ignored = {".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis", "__pycache__"}
     return {
         str(path.relative_to(project))
         for path in project.rglob("*")

@@ -17,6 +17,7 @@ The live metrics are the held-out ones, each comparing the logged prediction wit
 {%- endif %}
 """
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -35,6 +36,7 @@ from evidently import DataDefinition, Dataset, Regression, Report
 from evidently.presets import RegressionPreset
 {%- endif %}
 from pydantic import BaseModel
+from sklearn.exceptions import UndefinedMetricWarning
 
 from {{ cookiecutter.package_name }}.evaluation import (
     HIGHER_IS_BETTER,
@@ -173,5 +175,10 @@ def evidently_report_html(labelled: pd.DataFrame, model: ModelMetadata) -> str:
     )
     preset = RegressionPreset()
 {%- endif %}
-    snapshot = Report([preset]).run(Dataset.from_pandas(frame, data_definition=definition), None)
+    dataset = Dataset.from_pandas(frame, data_definition=definition)
+    # The page's plots score small slices of the labels too (a bin of one row has no R^2), and
+    # scikit-learn warns about those on every run: nothing to act on, so not in the job's log.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        snapshot = Report([preset]).run(dataset, None)
     return str(snapshot.get_html_str(as_iframe=False))
