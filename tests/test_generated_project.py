@@ -6,10 +6,10 @@ the Kubernetes option, and runs each project's own `make check`: ruff, mypy --st
 the unit and in-process API tests (their prediction-log tests against a real PostgreSQL
 database). The coverage gate is checked on one project of each task (the others run `make
 lint typecheck test`: the same without coverage, twice as fast). No run shows a warning. The
-default project also runs `make test-e2e`: real servers
-and CLI processes, which depend on the dataset only through the unit-tested code, with the
-prediction log on PostgreSQL. The regression project runs the e2e labelled loop (calm
-labels, a changed world, a challenger that loses) on SQLite: both tasks, both databases.
+default project also runs `make test-e2e`: real servers and CLI processes, which depend on
+the dataset only through the unit-tested code, with the prediction log on PostgreSQL. The
+regression project runs the e2e labelled loop (calm labels, a changed world, a challenger that
+loses) on SQLite: both tasks, both databases.
 """
 
 import json
