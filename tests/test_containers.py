@@ -181,6 +181,17 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
 
     wait_for(lambda: logged_rows() >= 1, "the prediction's row in PostgreSQL")
 
+    # The API image holds the bytecode of what serving imports, and little else: a second
+    # `serve` in the api container, as the app user (who cannot write bytecode), compiles next
+    # to nothing in memory (Python -v says "could not create" for each module it compiles).
+    verbose = ["-e", "PYTHONVERBOSE=1", "-e", "APP_PORT=8001"]
+    serving = ["timeout", "-s", "INT", "20", compose.project.name, "serve"]
+    second = compose("exec", "-T", *verbose, "api", *serving, check=False).stderr
+    assert "Application startup complete" in second
+    compiled, from_bytecode = second.count("# could not create"), second.count("# code object from")
+    assert compiled <= 10, f"serve compiled {compiled} modules in memory"
+    assert from_bytecode > 1000, f"serve read the bytecode of only {from_bytecode} modules"
+
     promoted = compose("exec", "-T", "monitor", compose.project.name, "train", "--promote")
     assert "v2 is the champion" in promoted.stdout
     wait_for(lambda: api.get("/ready").json()["model_version"] == "v2", "the api to serve v2")

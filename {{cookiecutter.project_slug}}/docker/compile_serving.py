@@ -1,0 +1,58 @@
+"""Compile the bytecode of what `serve` imports, and only that: the API image's builder runs it.
+
+Python writes a module's bytecode (``__pycache__/*.pyc``) when it first imports it, if it may
+write there. In the image the app user may not, so a module without bytecode is compiled again
+at every start: without any, `serve` imports its libraries in 8.4 s instead of 3.9 s. Compiling
+everything (``uv sync --compile-bytecode``, as the monitor image does) costs 113 MB in the API
+image, and serving imports about half of it.
+
+So, as root in the builder, this starts and stops the app as `serve` would: the CLI, the app
+with its lifespan on a throwaway SQLite model folder and prediction log, in uvicorn's event
+loop, and what the other deployment (compose, k8s) opens instead: a PostgreSQL
+prediction log and an MLflow tracking server. Each import writes its module's bytecode. The
+model's scikit-learn classes come with ``features``, which builds the pipeline. A module missed
+here still works: `serve` compiles it in memory when it first imports it.
+"""
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+from mlflow import MlflowClient
+
+# Imported for their bytecode only: the CLI, and the model's scikit-learn classes.
+from {{ cookiecutter.package_name }} import cli, features  # noqa: F401
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.serving.app import create_app
+
+SERVER = "http://127.0.0.1:5000"
+"""A tracking server nothing is asked of: building its client imports the REST stores."""
+POSTGRES = "postgresql+psycopg://user@127.0.0.1/predictions"
+"""A prediction log never connected to: building its engine imports the dialect and driver."""
+
+
+async def start_and_stop(app: FastAPI) -> None:
+    """Run the app's lifespan: open the registry and the prediction log, then close them."""
+    async with app.router.lifespan_context(app):
+        pass
+
+
+def main() -> None:
+    """Import what `serve` imports, in both deployments."""
+    typer.main.get_command(cli.app)
+    with tempfile.TemporaryDirectory() as folder:
+        local = Settings(model_dir=Path(folder), database_url=f"sqlite:///{folder}/log.db")
+        app = create_app(local)
+        server = uvicorn.Config(app)
+        server.load()
+        with asyncio.Runner(loop_factory=server.get_loop_factory()) as runner:
+            runner.run(start_and_stop(app))
+    create_app(local.model_copy(update={"database_url": POSTGRES}))
+    MlflowClient(tracking_uri=SERVER, registry_uri=SERVER)
+
+
+if __name__ == "__main__":
+    main()
