@@ -8,10 +8,11 @@ image, and serving imports about half of it.
 
 So, as root in the builder, this starts and stops the app as `serve` would: the CLI, the app
 with its lifespan on a throwaway SQLite model folder and prediction log, in uvicorn's event
-loop, and what the other deployment (compose, k8s) opens instead: a PostgreSQL
-prediction log and an MLflow tracking server. Each import writes its module's bytecode. The
-model's scikit-learn classes come with ``features``, which builds the pipeline. A module missed
-here still works: `serve` compiles it in memory when it first imports it.
+loop, and what compose and k8s open instead: a PostgreSQL prediction log and an MLflow
+tracking server. Each import writes its module's bytecode. The model's scikit-learn classes
+come with ``features``, which builds the pipeline. A module missed here still works: `serve`
+compiles it in memory when it first imports it. The price: a code change rebuilds the API
+image in about 19 s instead of 9.
 """
 
 import asyncio
@@ -23,7 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 from mlflow import MlflowClient
 
-# Imported for their bytecode only: the CLI, and the model's scikit-learn classes.
+# `features` is imported for its bytecode only: the model's scikit-learn classes.
 from {{ cookiecutter.package_name }} import cli, features  # noqa: F401
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.serving.app import create_app
