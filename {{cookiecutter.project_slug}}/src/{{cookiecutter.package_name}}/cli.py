@@ -82,7 +82,7 @@ def step(message: str) -> Iterator[None]:
     started = time.perf_counter()
     with stderr.status(f"{message}..."):
         yield
-    stderr.print(f"- {message}: done in {time.perf_counter() - started:.1f}s", markup=False)
+    stderr.print(f"- {message}: done in {time.perf_counter() - started:.2f}s", markup=False)
 
 
 def version_callback(value: bool) -> None:
