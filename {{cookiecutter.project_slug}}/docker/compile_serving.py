@@ -27,6 +27,7 @@ from mlflow import MlflowClient
 # `features` is imported for its bytecode only: the model's scikit-learn classes.
 from {{ cookiecutter.package_name }} import cli, features  # noqa: F401
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.monitoring.prediction_log import create_db_engine
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 SERVER = "http://127.0.0.1:5000"
@@ -51,7 +52,7 @@ def main() -> None:
         server.load()
         with asyncio.Runner(loop_factory=server.get_loop_factory()) as runner:
             runner.run(start_and_stop(app))
-    create_app(local.model_copy(update={"database_url": POSTGRES}))
+    create_db_engine(POSTGRES).dispose()
     MlflowClient(tracking_uri=SERVER, registry_uri=SERVER)
 
 
