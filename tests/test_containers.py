@@ -3,9 +3,10 @@
 Each project is generated fresh and used as generated: its `make` targets build both images
 from its uv.lock and run its smoke test; then `docker compose up --build --wait` must reach
 healthy (the MLflow tracking server too, answering on its published port), predict, log the
-prediction in PostgreSQL, switch models on a promotion made in the monitor container, the
-observability profile's Prometheus must scrape the api and the monitor with the alert rules
-loaded, and `down -v` must leave no volume behind (MLflow's artifact volume included).
+prediction in PostgreSQL, switch models on a promotion made in the monitor container, serve
+with MLflow stopped, the observability profile's Prometheus must scrape the api and the
+monitor with the alert rules loaded, and `down -v` must leave no volume behind (MLflow's
+artifact volume included).
 
 Needs an engine with the compose and buildx plugins (`.ci/container-engine` starts one here).
 Images are built for Python 3.11 only: the only base image this machine kind can stand in for.
@@ -60,7 +61,7 @@ def docker(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
 def test_milestone_2_builds_and_smoke_tests_the_image_and_the_api_image_is_lean(
     project: Path,
 ) -> None:
-    """Milestone 2's Docker path: plugins, compose config, `make docker-build-api smoke-test`."""
+    """Milestone 2's Docker path: plugins, compose config, both images, `make smoke-test`."""
     milestone = run(
         ["uv", "run", "--all-extras", "python", "scripts/milestones.py", "2"],
         cwd=project,
@@ -69,11 +70,15 @@ def test_milestone_2_builds_and_smoke_tests_the_image_and_the_api_image_is_lean(
     assert "PASS the image answers /ready and /predict" in milestone.stdout
 
     api_image = f"{project.name}:local"
-    evidently = ["--entrypoint", "python", api_image, "-c", "import evidently"]
-    assert docker("run", "--rm", *evidently, cwd=project, check=False).returncode != 0
+    for library in ("evidently", "mlflow"):  # the API serves the champion's copy: no MLflow
+        imports = ["--entrypoint", "python", api_image, "-c", f"import {library}"]
+        assert docker("run", "--rm", *imports, cwd=project, check=False).returncode != 0
     monitor = docker("run", "--rm", api_image, "monitor", cwd=project, check=False)
     assert monitor.returncode == 1
-    assert "the monitor needs the monitoring extra" in monitor.stderr
+    assert "the monitor needs the jobs extra" in monitor.stderr
+    train = docker("run", "--rm", api_image, "train", cwd=project, check=False)
+    assert train.returncode == 1
+    assert train.stderr.startswith("error: the model registry needs the jobs extra")
     user = docker("run", "--rm", "--entrypoint", "id", api_image, "-u", cwd=project)
     assert user.stdout.strip() == "10001"
 
@@ -201,6 +206,20 @@ def test_compose_up_serves_logs_promotes_and_leaves_no_volume(compose: Compose) 
     drift = compose("exec", "-T", *few_rows, "monitor", *check_examples, check=False)
     assert drift.returncode in {0, 3}, drift.stderr
     assert "report:" in drift.stdout
+
+    # The api serves the champion's copy in the models volume, never MLflow: with the tracking
+    # server stopped, a restarted api loads v2 and answers.
+    def served_version() -> str | None:
+        try:
+            return str(api.get("/ready").json().get("model_version"))
+        except (httpx.TransportError, ValueError):  # restarting: refused, reset, or no JSON
+            return None
+
+    compose("stop", "mlflow")
+    compose("restart", "api")
+    wait_for(lambda: served_version() == "v2", "the api to serve v2 with MLflow stopped")
+    assert api.post("/predict", json={"features": example}).status_code == 200
+    compose("start", "mlflow")
 
     # The observability profile's Prometheus scrapes the api and the monitor, with the rules.
     compose("up", "--detach", "prometheus")

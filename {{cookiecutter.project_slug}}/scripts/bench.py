@@ -17,7 +17,7 @@
    Then ``monitor`` itself on a prediction log of 1,000,000 rows (the goal: under 60 s and
    1 GiB), next to the same on 50,000 rows.
 4. The size of the API image's virtualenv (the wheel and its locked dependencies, no dev
-   tools), without and with the ``monitoring`` extra.
+   tools), without and with the ``jobs`` extra.
 5. With a Docker engine: both images built by ``make``, their size above the base image (the
    goals: API at most 300 MB, monitor at most 700 MB), and the base image's own size.
 6. A learner's feedback: ``make test``, one pytest worker per core (the goal: under 60 s),
@@ -680,9 +680,9 @@ def bench_venv() -> list[Figure]:
     uv(["build", "--wheel", "--quiet", "--out-dir", str(dist)])
     [wheel] = dist.glob("*.whl")
     api = venv_size_mb(wheel, extras=[])
-    monitoring = venv_size_mb(wheel, extras=["monitoring"])
+    with_jobs = venv_size_mb(wheel, extras=["jobs"])
     return [
-        Figure("API image virtualenv (MB)", api, "with the monitoring extra", monitoring),
+        Figure("API image virtualenv (MB)", api, "with the jobs extra", with_jobs),
         Figure("wheel of the project (kB)", wheel.stat().st_size / 1e3),
     ]
 

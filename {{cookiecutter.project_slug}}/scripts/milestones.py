@@ -215,6 +215,7 @@ def milestone_2() -> list[Check]:
             ("Docker has the buildx (BuildKit) and compose plugins", docker_plugins),
             ("compose.yaml is valid", succeeds("docker", "compose", "config", "--quiet")),
             ("build the API image", succeeds("make", "docker-build-api")),
+            ("build the monitor image (it trains)", succeeds("make", "docker-build-monitor")),
             ("the image answers /ready and /predict", succeeds("make", "smoke-test")),
         ]
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Smoke-test a built API image: train into a fresh volume, start the image, check /ready and
-# /predict. Used by CI (`make smoke-test IMAGE=...`); needs a Docker engine.
+# Smoke-test a built API image as compose runs it: train with the monitor image into a fresh
+# models volume, start the API image on it (read-only), check /ready and /predict. Used by CI
+# (`make smoke-test IMAGE=... MONITOR_IMAGE=...`); needs a Docker engine and both images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-image="${1:?usage: smoke_test.sh IMAGE}"
+image="${1:?usage: smoke_test.sh IMAGE MONITOR_IMAGE}"
+monitor_image="${2:?usage: smoke_test.sh IMAGE MONITOR_IMAGE}"
 port="${SMOKE_PORT:-8000}"
 name="smoke-test-$$"
 
@@ -18,9 +20,9 @@ docker volume create "${name}-models" >/dev/null
 {%- if cookiecutter.__app_dataset == "csv" %}
 # The image holds code, not data: training reads your CSV from a read-only mount, as in compose.
 docker run --rm -v "${name}-models:/app/models" \
-  -v "${PWD}/data/dataset.csv:/app/data/dataset.csv:ro" "${image}" train
+  -v "${PWD}/data/dataset.csv:/app/data/dataset.csv:ro" "${monitor_image}" train
 {%- else %}
-docker run --rm -v "${name}-models:/app/models" "${image}" train
+docker run --rm -v "${name}-models:/app/models" "${monitor_image}" train
 {%- endif %}
 docker run -d --name "${name}" -p "127.0.0.1:${port}:8000" -v "${name}-models:/app/models:ro" "${image}"
 # The image's own HEALTHCHECK (GET /ready inside the container) must pass, not just the port.

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.cli import HEARTBEAT, app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.io.champion_copy import copy_folder, load_copy
 from {{ cookiecutter.package_name }}.io.registry import (
     MODEL_FILE,
     ModelRegistry,
@@ -65,7 +67,9 @@ def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings)
     assert "v1 is the champion" in first.stdout
     second = cli.invoke(app, ["train"])
     assert "v2 registered; v1 is still the champion" in second.stdout
+    shutil.rmtree(copy_folder(settings.model_dir))  # e.g. a new models volume
     assert cli.invoke(app, ["train", "--if-missing"]).stdout.startswith("champion v1 exists")
+    assert load_copy(settings.model_dir, "v1").version == "v1"  # copied again for the API
     assert "v3 is the champion" in cli.invoke(app, ["train", "--promote"]).stdout
     assert open_registry(settings).versions() == ["v1", "v2", "v3"]
 

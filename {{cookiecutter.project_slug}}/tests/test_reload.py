@@ -1,25 +1,30 @@
 """Promotion and rollback reach a running app without restarts and without failed requests;
-a broken or unreachable MLflow never takes a loaded model away."""
+a broken champion never takes a loaded model away, and serving needs no MLflow at all."""
 
 import logging
+import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.io.registry import (
+from {{ cookiecutter.package_name }}.io.champion_copy import (
+    CURRENT_FILE,
     MODEL_FILE,
-    STORE_FILE,
-    ModelRegistry,
+    copy_folder,
 )
+from {{ cookiecutter.package_name }}.io.registry import STORE_FILE, ModelRegistry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import (
     ADMIN_TOKEN,
     Record,
-    artifact,
     free_port,
     train_version,
     wait_for_version,
@@ -78,7 +83,8 @@ def test_a_broken_champion_keeps_the_old_model_serving(
     with TestClient(create_app(manual_reload_only)) as client:
         v2 = train_version(registry, settings)[0].version
         registry.promote(v2, reason="test")
-        artifact(registry, v2, MODEL_FILE).write_bytes(b"corrupted after promotion")
+        served_file = copy_folder(settings.model_dir) / v2 / MODEL_FILE
+        served_file.write_bytes(b"corrupted after promotion")
 
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         for _ in range(3):
@@ -105,29 +111,46 @@ def failed_reloads(client: TestClient) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def test_a_broken_mlflow_store_keeps_the_loaded_model_serving(
+def test_an_unreadable_champion_pointer_keeps_the_loaded_model_serving(
     registry: ModelRegistry, settings: Settings, record: Record, caplog: pytest.LogCaptureFixture
 ) -> None:
     with TestClient(create_app(settings)) as client:
         assert client.get("/ready").json()["model_version"] == "v1"
-        (settings.model_dir / STORE_FILE).write_bytes(b"not a database " * 1000)
-        wait_until(lambda: failed_reloads(client) >= 2, "reloads to fail on the broken store")
+        (copy_folder(settings.model_dir) / CURRENT_FILE).write_text("{not json")
+        wait_until(lambda: failed_reloads(client) >= 2, "reloads to fail on the broken pointer")
         assert client.get("/ready").status_code == 200
         response = client.post("/predict", json={"features": record})
         assert response.status_code == 200
         assert response.json()["model_version"] == "v1"
     assert "model reload failed, serving the previous model if any" in caplog.text
-    assert "MLflow at " in caplog.text
+    assert f"{CURRENT_FILE} is unreadable" in caplog.text
 
 
-def test_a_fresh_api_without_a_reachable_mlflow_is_not_ready_and_says_why(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    down = settings.model_copy(update={"mlflow_tracking_uri": url})
-    with TestClient(create_app(down)) as client:
-        ready = client.get("/ready")
-        assert ready.status_code == 503
-        assert f"MLflow at {url} failed" in ready.json()["reason"]
-        assert client.post("/predict", json={"features": {}}).status_code == 503
+def test_the_api_serves_without_mlflow(served_settings: Settings, tmp_path: Path) -> None:
+    """Serving reads the champion's copy only: no MLflow import, store or server needed."""
+    model_dir = tmp_path / "models"
+    shutil.copytree(copy_folder(served_settings.model_dir), copy_folder(model_dir))
+    assert not (model_dir / STORE_FILE).exists()
+    check = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from {{ cookiecutter.package_name }}.serving.app import create_app\n"
+        "with TestClient(create_app()) as client:\n"
+        "    print(client.get('/ready').json()['model_version'])\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'mlflow'))"
+    )
+    environment = {
+        **os.environ,
+        "APP_MODEL_DIR": str(model_dir),
+        "APP_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "APP_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
+    }
+    served = subprocess.run(
+        [sys.executable, "-c", check],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert served.stdout.split("\n")[:2] == ["v1", "[]"], served.stderr

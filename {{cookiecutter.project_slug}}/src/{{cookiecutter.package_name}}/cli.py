@@ -157,7 +157,12 @@ def train(
         ),
     ] = None,
     if_missing: Annotated[
-        bool, typer.Option("--if-missing", help="Do nothing if a champion exists.")
+        bool,
+        typer.Option(
+            "--if-missing",
+            help="Train only if there is no champion yet; if there is one, make sure that "
+            "its copy for the API is in APP_MODEL_DIR.",
+        ),
     ] = False,
 ) -> None:
     """Train a new model version on the configured dataset."""
@@ -166,9 +171,9 @@ def train(
     with reported_errors():
         settings = load_settings()
         registry = open_registry(settings)
-        champion = registry.champion()
+        champion = registry.sync_copy() if if_missing else registry.champion()
         if if_missing and champion is not None:
-            stdout.print(f"champion {champion} exists: nothing to train")
+            stdout.print(f"champion {champion} exists and is copied for serving: nothing to train")
             return
         metadata = train_challenger(settings, registry, _table(settings), "train")
         if promote or (promote is None and champion is None):
@@ -634,14 +639,15 @@ def _monitor_once(
 
     try:
         from {{ cookiecutter.package_name }}.monitoring import drift, window
-    except ImportError as exc:  # the API image leaves the monitoring extra out
-        typer.secho(f"error: the monitor needs the monitoring extra ({exc})", err=True)
+    except ImportError as exc:  # the API image leaves the jobs extra out
+        typer.secho(f"error: the monitor needs the jobs extra ({exc})", err=True)
         if metrics is not None:
             metrics.count_failure()
         return 1
     try:
         settings = load_settings()
         registry = open_registry(settings)
+        registry.sync_copy()  # follows an alias moved by hand in the MLflow UI
         model = registry.load_champion()
         reference = registry.reference(model.version)
         if input_path is None:

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
 
     # Model registry and experiment tracking on MLflow. Unset, the tracking URI is an embedded
     # SQLite store in APP_MODEL_DIR (no server); compose sets http://mlflow:5000. The model
-    # folder also holds the audit log of promotions, rollbacks and retraining decisions.
+    # folder also holds the audit log of promotions, rollbacks and retraining decisions, and
+    # the champion's copy that the API serves (champion/: written by promote and rollback).
     mlflow_tracking_uri: str | None = None
     model_name: str = Field(
         default="{{ cookiecutter.project_slug }}",
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     access_log: bool = True
     # The interactive docs at /docs and /redoc (the schema stays at /openapi.json).
     docs_enabled: bool = True
+    # How often the API looks for a newly promoted champion (APP_MODEL_DIR/champion/).
     model_poll_seconds: float = Field(default=2.0, gt=0)
     admin_token: SecretStr | None = None
     # POST /feedback needs `Authorization: Bearer` this token; unset: feedback is refused.

@@ -14,6 +14,9 @@ the artifact folder ``model/``::
 - The registered model's tag ``champion_history`` lists the champions, oldest first: rollback
   returns to the one before. Promotions through one model folder queue on a file lock.
 - Every promotion, rollback and retraining decision is also appended to the audit log.
+- Promotion and rollback also copy the new champion into the model folder, which is where
+  the API serves it from (see :mod:`~{{ cookiecutter.package_name }}.io.champion_copy`):
+  serving needs no MLflow.
 
 MLflow is imported only when a registry is opened: ``--help`` stays instant.
 """
@@ -24,7 +27,6 @@ import io
 import json
 import logging
 import os
-import pickle  # nosec B403 - only files whose SHA-256 MLflow recorded are unpickled
 import re
 import tempfile
 from collections.abc import Iterator
@@ -39,6 +41,15 @@ from sklearn.pipeline import Pipeline
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
+from {{ cookiecutter.package_name }}.io.champion_copy import (
+    CurrentChampion,
+    copy_folder,
+    point_at,
+    read_current,
+    stage_version,
+    unpickle_verified,
+    write_copy,
+)
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
@@ -62,15 +73,15 @@ ARTIFACTS_DIR = "artifacts"
 LOCK_FILE = "registry.lock"
 AUDIT_FILE = "audit.jsonl"
 VERSION_PATTERN = re.compile(r"v?([1-9][0-9]{0,8})")
+NO_CHAMPION = "no model has been promoted in {where}: run `train` first"
 MLFLOW_DEFAULTS = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
-"""A tracking server that is down fails a call in about 10 s, not MLflow's default minutes
-(the API keeps serving its model meanwhile). Set the variables to override them."""
-NO_CHAMPION = "no model has been promoted in {where}: run `train` first"
+"""A tracking server that is down fails a command in about 10 s, not MLflow's default minutes
+(the API never calls it). Set the variables to override them."""
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -82,7 +93,13 @@ def tracking_uri(settings: Settings) -> str:
 
 def open_registry(settings: Settings) -> "ModelRegistry":
     """The project's registry, on the configured MLflow (created on first use)."""
-    from mlflow import MlflowClient  # noqa: PLC0415 - a 3 s import that --help never needs
+    try:
+        from mlflow import MlflowClient  # noqa: PLC0415 - a 3 s import that --help never needs
+    except ImportError as exc:  # the API image leaves the jobs extra out
+        raise RegistryError(
+            f"the model registry needs the jobs extra ({exc}): run this from the monitor "
+            "image, or install it with `uv sync --all-extras`"
+        ) from None
 
     # A new store's schema migrations log a dozen lines; saving a model warns about pickle
     # files (this registry checks their SHA-256) and pip versions. Errors still show.
@@ -227,23 +244,14 @@ class ModelRegistry:
 
     def load(self, version: str) -> LoadedModel:
         """Load a version after checking its model file against the version's SHA-256 tag."""
+        return self._load_with_bytes(version)[0]
+
+    def _load_with_bytes(self, version: str) -> tuple[LoadedModel, bytes]:
         found = self._model_version(version)
         metadata = self._metadata(version, found)
         model_bytes = self._artifact(version, found, MODEL_FILE)
-        expected = found.tags.get(CHECKSUM_TAG)
-        actual = hashlib.sha256(model_bytes).hexdigest()
-        if expected != actual:
-            problem = "no checksum tag" if expected is None else "checksum mismatch"
-            raise RegistryError(f"model {version}: {MODEL_FILE} is corrupt ({problem})")
-        try:
-            # Unpickling runs code: only load files whose checksum MLflow recorded (above).
-            pipeline = pickle.loads(model_bytes)  # noqa: S301 # nosec B301 - checksum verified
-        except Exception as exc:  # e.g. saved by an incompatible scikit-learn
-            cause = str(exc) or type(exc).__name__
-            raise RegistryError(
-                f"model {version}: {MODEL_FILE} cannot be loaded ({cause})"
-            ) from None
-        return LoadedModel(metadata=metadata, pipeline=pipeline)
+        pipeline = unpickle_verified(version, model_bytes, found.tags.get(CHECKSUM_TAG))
+        return LoadedModel(metadata=metadata, pipeline=pipeline), model_bytes
 
     def reference(self, version: str) -> pd.DataFrame:
         """The training reference sample of a version (features and predictions)."""
@@ -289,8 +297,9 @@ class ModelRegistry:
         A version that would break the champion's clients (see :func:`schema_change`) is
         refused unless ``allow_schema_change``.
         """
-        candidate = self.load(version)
+        candidate, model_bytes = self._load_with_bytes(version)
         version = candidate.version
+        run_url = self.run_url(candidate.metadata.run_id)
         with self._locked():
             previous = self.champion()
             if previous == version:
@@ -304,7 +313,7 @@ class ModelRegistry:
                         "they are ready"
                     )
             history = [v for v in self._history() if v != version] + [version]
-            self._move_champion(version, history)
+            self._move_champion(candidate, model_bytes, run_url, history)
             if (challenger := self._alias(CHALLENGER)) and f"v{challenger.version}" == version:
                 with self._mlflow("cannot clear the challenger alias"):
                     self.client.delete_registered_model_alias(self.name, CHALLENGER)
@@ -318,10 +327,29 @@ class ModelRegistry:
             if not history:
                 raise RegistryError("no previous champion to roll back to")
             target = history[-1]
-            self.load(target)
-            self._move_champion(target, history)
+            model, model_bytes = self._load_with_bytes(target)
+            self._move_champion(model, model_bytes, self.run_url(model.metadata.run_id), history)
         audit.record(self.audit_log, "rollback", version=target, previous=current, reason=reason)
         return target
+
+    def sync_copy(self) -> str | None:
+        """Copy the champion into the model folder unless its copy is there already.
+
+        Promotion and rollback write the copy themselves. This repairs a model folder that
+        lost it, or follows an alias moved by hand in the MLflow UI. Returns the champion.
+        """
+        with self._locked():
+            champion = self.champion()
+            if champion is None:
+                return None
+            try:
+                current = read_current(self._folder)
+            except RegistryError:  # unreadable: written anew below
+                current = None
+            if current is None or current.version != champion:
+                model, model_bytes = self._load_with_bytes(champion)
+                write_copy(self._folder, model, model_bytes, self.run_url(model.metadata.run_id))
+        return champion
 
     @property
     def where(self) -> str:
@@ -330,12 +358,22 @@ class ModelRegistry:
 
     # Internals -----------------------------------------------------------------------------
 
-    def _move_champion(self, version: str, history: list[str]) -> None:
+    def _move_champion(
+        self, model: LoadedModel, model_bytes: bytes, run_url: str, history: list[str]
+    ) -> None:
+        """Stage the champion's copy, move the alias, then point the copy at it.
+
+        In that order, a failure at any step leaves the API serving the previous champion.
+        """
+        version = model.version
+        folder = copy_folder(self._folder)
+        stage_version(folder, model.metadata, model_bytes)
         with self._mlflow(f"cannot make {version} the champion"):
             self.client.set_registered_model_tag(
                 self.name, HISTORY_TAG, json.dumps(history[-HISTORY_KEPT:])
             )
             self.client.set_registered_model_alias(self.name, CHAMPION, _number(version))
+        point_at(folder, CurrentChampion(version=version, run_url=run_url))
 
     def _history(self) -> list[str]:
         with self._mlflow("cannot read the champion history"):

@@ -84,7 +84,7 @@ def training_params(trained: TrainedModel, dataset: Dataset) -> dict[str, Any]:
 
 
 def evaluation_figures(trained: TrainedModel, split: Split) -> dict[str, Any]:
-    """Held-out plots by name (none if matplotlib, in the monitoring extra, is missing)."""
+    """Held-out plots by name (none if matplotlib, in the jobs extra, is missing)."""
     try:
         import matplotlib as mpl  # noqa: PLC0415
 

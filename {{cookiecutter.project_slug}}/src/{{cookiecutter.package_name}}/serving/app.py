@@ -2,10 +2,10 @@
 
 ``{{ cookiecutter.project_slug }} serve`` runs it with uvicorn.
 
-Start-up loads the champion once (lifespan); a watcher then polls MLflow's ``champion``
-alias every ``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or rolled-back champion
-while requests keep flowing. If MLflow cannot be reached, the loaded model keeps serving.
-Shutdown stops the watcher and drains the prediction log.
+Start-up loads the champion once (lifespan); a watcher then polls the champion's copy in
+the model folder every ``APP_MODEL_POLL_SECONDS`` and swaps in a newly promoted or
+rolled-back champion while requests keep flowing. If the new one cannot be loaded, the loaded
+model keeps serving. Shutdown stops the watcher and drains the prediction log.
 """
 
 import asyncio
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(RegistryError):  # /ready reports why until a model loads
             await run_in_threadpool(reload_model, state)
         state.prediction_log.start()
-        watcher = asyncio.create_task(_watch_registry(state))
+        watcher = asyncio.create_task(_watch_champion(state))
         try:
             yield
         finally:
@@ -107,7 +107,7 @@ def configure_logging() -> None:
         )
 
 
-async def _watch_registry(state: ServiceState) -> None:
+async def _watch_champion(state: ServiceState) -> None:
     while True:
         await asyncio.sleep(state.settings.model_poll_seconds)
         try:

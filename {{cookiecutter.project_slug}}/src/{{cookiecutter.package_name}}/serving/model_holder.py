@@ -1,5 +1,9 @@
 """Holds the model being served and swaps in a newly promoted champion without downtime.
 
+The model comes from the champion's copy in the model folder, which every promotion and
+rollback writes (:mod:`~{{ cookiecutter.package_name }}.io.champion_copy`): serving never
+imports MLflow nor calls its server.
+
 Requests read :attr:`ModelHolder.current` once and use that object to the end, so a swap
 never affects a request in flight: it finishes on the model it started with.
 """
@@ -9,10 +13,11 @@ from dataclasses import dataclass
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
-from {{ cookiecutter.package_name }}.io.registry import (
-    NO_CHAMPION,
-    ModelRegistry,
-    open_registry,
+from {{ cookiecutter.package_name }}.io.champion_copy import (
+    NOTHING_TO_SERVE,
+    copy_folder,
+    load_copy,
+    read_current,
 )
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.serving.contract import RequestContract
@@ -37,15 +42,14 @@ class ModelNotReadyError(Exception):
 
 
 class ModelHolder:
-    """The champion in memory, refreshed from the registry's ``champion`` alias."""
+    """The champion in memory, refreshed from the champion's copy in the model folder."""
 
     def __init__(self, settings: Settings) -> None:
-        """Start empty; the first :meth:`refresh` opens the registry and loads the champion.
+        """Start empty; the first :meth:`refresh` loads the champion.
 
-        Building the app therefore touches no MLflow store (its OpenAPI schema, for example).
+        Building the app therefore reads no model file (its OpenAPI schema, for example).
         """
         self._settings = settings
-        self._registry: ModelRegistry | None = None
         self._model: ServedModel | None = None
         self._not_ready_reason = "the model has not been loaded yet"
         self._lock = threading.Lock()
@@ -59,24 +63,22 @@ class ModelHolder:
         return model
 
     def refresh(self) -> bool:
-        """Load the registry's champion if it is not the one in memory; True if swapped.
+        """Load the champion if it is not the one in memory; True if swapped.
 
-        If the new champion cannot be loaded, or MLflow cannot be reached, the current model
-        keeps serving and the :class:`RegistryError` propagates for the caller to log and count.
+        If the new champion's files cannot be read or loaded, the current model keeps serving
+        and the :class:`RegistryError` propagates for the caller to log and count.
         """
+        model_dir = self._settings.model_dir
         with self._lock:
-            if self._registry is None:
-                self._registry = open_registry(self._settings)
-            registry = self._registry
             try:
-                champion = registry.champion()
-                if champion is None:  # nothing to load yet: not a failure
-                    self._not_ready_reason = NO_CHAMPION.format(where=registry.where)
+                current = read_current(model_dir)
+                if current is None:  # nothing promoted yet: not a failure
+                    where = copy_folder(model_dir)
+                    self._not_ready_reason = NOTHING_TO_SERVE.format(where=where)
                     return False
-                if self._model is not None and self._model.version == champion:
+                if self._model is not None and self._model.version == current.version:
                     return False
-                loaded = registry.load(champion)
-                run_url = registry.run_url(loaded.metadata.run_id)
+                loaded = load_copy(model_dir, current.version)
             except RegistryError as exc:
                 if self._model is None:
                     self._not_ready_reason = str(exc)
@@ -84,5 +86,5 @@ class ModelHolder:
             contract = RequestContract(
                 loaded.metadata.feature_schema, self._settings.max_batch_size
             )
-            self._model = ServedModel(model=loaded, contract=contract, run_url=run_url)
+            self._model = ServedModel(model=loaded, contract=contract, run_url=current.run_url)
             return True

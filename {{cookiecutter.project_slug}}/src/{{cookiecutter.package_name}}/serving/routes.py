@@ -130,7 +130,7 @@ async def predict_batch(request: Request, state: State, served: Served) -> Batch
 
 @router.post("/admin/reload", dependencies=[Depends(require_admin)], responses=ADMIN)
 def reload(state: State) -> ReloadResponse:
-    """Load the registry's champion now instead of at the next poll."""
+    """Load a newly promoted champion now instead of at the next poll."""
     try:
         changed = reload_model(state)
     except RegistryError as exc:

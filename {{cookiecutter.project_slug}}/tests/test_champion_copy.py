@@ -1,0 +1,88 @@
+"""The champion's copy that the API serves: written by promotion and rollback, verified on load."""
+
+import shutil
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.io.champion_copy import (
+    METADATA_FILE,
+    MODEL_FILE,
+    VERSIONS_KEPT,
+    copy_folder,
+    load_copy,
+    read_current,
+    write_copy,
+)
+from {{ cookiecutter.package_name }}.io.registry import CHAMPION, ModelRegistry
+from {{ cookiecutter.package_name }}.model import LoadedModel
+
+from .helpers import train_version
+
+
+def served_version(settings: Settings) -> str | None:
+    """The version the API would serve from this model folder."""
+    current = read_current(settings.model_dir)
+    return None if current is None else current.version
+
+
+def test_promotion_and_rollback_copy_the_champion_for_serving(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    assert served_version(settings) == "v1"
+    v2 = train_version(registry, settings)[0].version
+    assert served_version(settings) == "v1"  # registered, not promoted: not served
+    registry.promote(v2, reason="test")
+    current = read_current(settings.model_dir)
+    assert current is not None
+    assert current.version == v2
+    assert current.run_url == registry.run_url(registry.metadata(v2).run_id)
+    served, registered = load_copy(settings.model_dir, v2), registry.load(v2)
+    assert served.metadata == registered.metadata
+    features = registry.reference(v2).drop(columns="prediction").head(20)
+    assert served.predict(features) == registered.predict(features)
+    assert registry.rollback(reason="test") == "v1"
+    assert served_version(settings) == "v1"
+
+
+def test_no_copy_before_the_first_promotion(settings: Settings) -> None:
+    assert read_current(settings.model_dir) is None
+
+
+def test_sync_repairs_a_lost_copy_and_follows_an_alias_moved_by_hand(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    shutil.rmtree(copy_folder(settings.model_dir))
+    assert registry.sync_copy() == "v1"
+    assert served_version(settings) == "v1"
+    train_version(registry, settings)
+    registry.client.set_registered_model_alias(settings.model_name, CHAMPION, "2")  # the UI
+    assert served_version(settings) == "v1"
+    assert registry.sync_copy() == "v2"
+    assert served_version(settings) == "v2"
+
+
+def test_only_the_newest_versions_are_kept(registry: ModelRegistry, settings: Settings) -> None:
+    folder = copy_folder(settings.model_dir)
+    v1 = load_copy(settings.model_dir, "v1")
+    model_bytes = (folder / "v1" / MODEL_FILE).read_bytes()
+    for number in range(2, 6):
+        metadata = v1.metadata.model_copy(update={"version": f"v{number}"})
+        write_copy(settings.model_dir, LoadedModel(metadata, v1.pipeline), model_bytes, "url")
+    kept = sorted(path.name for path in folder.iterdir() if path.is_dir())
+    assert kept == ["v3", "v4", "v5"]
+    assert len(kept) == VERSIONS_KEPT
+    assert served_version(settings) == "v5"
+
+
+def test_a_damaged_copy_is_refused_naming_the_file(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    version_folder = copy_folder(settings.model_dir) / "v1"
+    (version_folder / MODEL_FILE).write_bytes(b"changed after the copy")
+    with pytest.raises(RegistryError, match=r"model v1: model.pkl is corrupt \(checksum"):
+        load_copy(settings.model_dir, "v1")
+    (version_folder / METADATA_FILE).unlink()
+    with pytest.raises(RegistryError, match=f"{METADATA_FILE} is missing"):
+        load_copy(settings.model_dir, "v1")
