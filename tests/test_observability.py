@@ -226,8 +226,9 @@ def test_live_prometheus_evaluates_every_query_and_fires_on_real_failures(
     broken.root.mkdir()
     for target in (healthy, broken):
         assert "v1 is the champion" in target.cli("train").stdout
-    [model_file] = (broken.root / "models" / "artifacts").glob("*/artifacts/model/model.pkl")
-    model_file.write_bytes(model_file.read_bytes()[:100])  # truncated after promotion
+    # The served copy of the champion, truncated after promotion: that API is never ready.
+    model_file = broken.root / "models" / "champion" / "v1" / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes()[:100])
 
     monitor_port = free_port()
     monitor_env = {
