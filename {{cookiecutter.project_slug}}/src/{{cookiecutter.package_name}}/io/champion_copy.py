@@ -53,13 +53,13 @@ def copy_folder(model_dir: Path) -> Path:
 
 def write_copy(model_dir: Path, model: LoadedModel, model_bytes: bytes, run_url: str) -> None:
     """Copy a verified version's files, then make it the one to serve (one atomic rename)."""
+    stage_version(model_dir, model.metadata, model_bytes)
+    point_at(model_dir, CurrentChampion(version=model.version, run_url=run_url))
+
+
+def stage_version(model_dir: Path, metadata: ModelMetadata, model_bytes: bytes) -> None:
+    """Write a version's folder in the copy, unless a complete one is there already."""
     folder = copy_folder(model_dir)
-    stage_version(folder, model.metadata, model_bytes)
-    point_at(folder, CurrentChampion(version=model.version, run_url=run_url))
-
-
-def stage_version(folder: Path, metadata: ModelMetadata, model_bytes: bytes) -> None:
-    """Write a version's folder, unless a complete one is there already."""
     target = folder / metadata.version
     if (target / METADATA_FILE).is_file() and _sha256(target / MODEL_FILE) == metadata.sha256:
         return
@@ -73,8 +73,9 @@ def stage_version(folder: Path, metadata: ModelMetadata, model_bytes: bytes) -> 
     staging.rename(target)
 
 
-def point_at(folder: Path, current: CurrentChampion) -> None:
+def point_at(model_dir: Path, current: CurrentChampion) -> None:
     """Make ``current`` the version to serve, then drop all but the newest version folders."""
+    folder = copy_folder(model_dir)
     os.utime(folder / current.version)  # the newest served: kept longest
     write_atomic(folder / CURRENT_FILE, current.model_dump_json(indent=2))
     versions = sorted(

@@ -43,7 +43,6 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
-    copy_folder,
     point_at,
     read_current,
     stage_version,
@@ -73,7 +72,6 @@ ARTIFACTS_DIR = "artifacts"
 LOCK_FILE = "registry.lock"
 AUDIT_FILE = "audit.jsonl"
 VERSION_PATTERN = re.compile(r"v?([1-9][0-9]{0,8})")
-NO_CHAMPION = "no model has been promoted in {where}: run `train` first"
 MLFLOW_DEFAULTS = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
@@ -82,6 +80,7 @@ MLFLOW_DEFAULTS = {
 }
 """A tracking server that is down fails a command in about 10 s, not MLflow's default minutes
 (the API never calls it). Set the variables to override them."""
+NO_CHAMPION = "no model has been promoted in {where}: run `train` first"
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -366,14 +365,13 @@ class ModelRegistry:
         In that order, a failure at any step leaves the API serving the previous champion.
         """
         version = model.version
-        folder = copy_folder(self._folder)
-        stage_version(folder, model.metadata, model_bytes)
+        stage_version(self._folder, model.metadata, model_bytes)
         with self._mlflow(f"cannot make {version} the champion"):
             self.client.set_registered_model_tag(
                 self.name, HISTORY_TAG, json.dumps(history[-HISTORY_KEPT:])
             )
             self.client.set_registered_model_alias(self.name, CHAMPION, _number(version))
-        point_at(folder, CurrentChampion(version=version, run_url=run_url))
+        point_at(self._folder, CurrentChampion(version=version, run_url=run_url))
 
     def _history(self) -> list[str]:
         with self._mlflow("cannot read the champion history"):
