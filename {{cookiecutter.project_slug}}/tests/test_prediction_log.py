@@ -62,11 +62,13 @@ def test_rows_are_flushed_after_flush_seconds(engine: Engine) -> None:
 
 def test_read_predictions_returns_the_window_oldest_first(engine: Engine) -> None:
     logger = PredictionLogger(engine, queue_size=100, batch_size=10, flush_seconds=60)
-    old = log_row("old", "v1", {"a": -1.0, "b": -1.0}, "no") | {
-        "created_at": datetime.now(UTC) - timedelta(days=3)
-    }
+    older = [  # the same day too: SQLite compares the times as text
+        log_row("old", "v1", {"a": -1.0, "b": -1.0}, "no")
+        | {"created_at": datetime.now(UTC) - timedelta(days=days, minutes=minutes)}
+        for days, minutes in [(3, 0), (0, 61)]
+    ]
     logger.start()
-    logger.log([old, *rows(5)])
+    logger.log([*older, *rows(5)])
     logger.close()
     frame, logged, lost = read_predictions(
         engine, since=datetime.now(UTC) - timedelta(hours=1), sample_rows=10
@@ -138,7 +140,7 @@ def test_a_row_the_database_cannot_take_is_counted_and_the_writer_lives_on(
     logger.log(rows(3))
     logger.close()
     assert count_rows(engine) == 3
-    assert "1 rows not written: TypeError: Object of type object is not JSON" in caplog.text
+    assert "1 rows not written: PydanticSerializationError: Unable to serialize" in caplog.text
 
 
 def test_a_full_queue_drops_and_counts(engine: Engine) -> None:
