@@ -1,8 +1,11 @@
 """The API's contract is the served model's schema: raw values, gaps, unknown categories."""
 
+import math
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -15,7 +18,9 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     ensure_table,
     predictions,
 )
+from {{ cookiecutter.package_name }}.schema import infer_schema
 from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.contract import RequestContract
 
 from .helpers import mixed_table_settings, train_version, wait_for_version, wait_until
 
@@ -59,6 +64,18 @@ def test_unknown_categories_are_scored_and_counted(mixed_client: TestClient) -> 
     assert known["model_version"] == unknown.json()["model_version"]
     text = mixed_client.get("/metrics").text
     assert 'feature_unknown_categories_total{feature="plan"} 1.0' in text
+
+
+def test_a_model_of_one_feature_reads_one_column() -> None:
+    schema = infer_schema(pd.DataFrame({"plan": ["basic", "premium", None]}), {}, 50, "test")
+    parsed = RequestContract(schema, max_batch_size=10).parse_batch(
+        b'{"records": [{"plan": "gold"}, {"plan": null}, {"plan": "basic"}]}'
+    )
+    assert parsed.matrix.shape == (3, 1)
+    assert parsed.matrix[0, 0] == "gold"
+    assert math.isnan(parsed.matrix[1, 0])
+    assert parsed.logged == [{"plan": "gold"}, {"plan": None}, {"plan": "basic"}]
+    assert (parsed.missing, parsed.unknown) == (Counter(plan=1), Counter(plan=1))
 
 
 @pytest.mark.parametrize(

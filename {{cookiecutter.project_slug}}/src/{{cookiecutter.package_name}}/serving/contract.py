@@ -113,24 +113,26 @@ class RequestContract:
             raise RequestValidationError(errors) from None
 
     def _rows(self, records: Sequence[BaseModel]) -> ParsedRecords:
-        matrix = np.empty((len(records), len(self._names)), dtype=object)
-        logged: list[dict[str, FeatureValue]] = []
+        """The records as the model's input array, filled a column at a time."""
+        rows = [self._values(record) for record in records]
+        if len(self._names) == 1:  # attrgetter of one field gives the value, not a tuple
+            rows = [(value,) for value in rows]
+        columns = list(zip(*rows, strict=True))
         missing: Counter[str] = Counter()
         unknown: Counter[str] = Counter()
-        for row, record in enumerate(records):
-            values = self._values(record)
-            values = values if isinstance(values, tuple) else (values,)
-            logged.append(dict(zip(self._names, values, strict=True)))
-            for position, value in enumerate(values):
-                if value is None:
-                    missing[self._names[position]] += 1
-                    matrix[row, position] = math.nan
-                elif position in self._categories:
-                    if value not in self._categories[position]:
-                        unknown[self._names[position]] += 1
-                    matrix[row, position] = value
-                else:
-                    matrix[row, position] = float(value)
+        matrix = np.empty((len(rows), len(self._names)), dtype=object)
+        for position, (name, column) in enumerate(zip(self._names, columns, strict=True)):
+            if absent := column.count(None):
+                missing[name] = absent
+            if (categories := self._categories.get(position)) is not None:
+                if seen_not := sum(value not in categories for value in column) - absent:
+                    unknown[name] = seen_not
+                matrix[:, position] = [math.nan if value is None else value for value in column]
+            else:  # numbers, and booleans as 1.0 and 0.0
+                matrix[:, position] = [
+                    math.nan if value is None else float(value) for value in column
+                ]
+        logged = [dict(zip(self._names, row, strict=True)) for row in rows]
         return ParsedRecords(matrix=matrix, logged=logged, missing=missing, unknown=unknown)
 
 

@@ -26,12 +26,17 @@ async def service_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(service_state)]
 
 
-async def served_model(state: State) -> ServedModel:
+def current_model(state: ServiceState) -> ServedModel:
     """The model for this request, or 503 with the reason."""
     try:
         return state.holder.current
     except ModelNotReadyError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
+
+
+async def served_model(state: State) -> ServedModel:
+    """:func:`current_model`, as a dependency."""
+    return current_model(state)
 
 
 Served = Annotated[ServedModel, Depends(served_model)]

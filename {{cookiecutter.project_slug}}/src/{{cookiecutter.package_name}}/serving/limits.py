@@ -42,10 +42,10 @@ class RequestLimits:
                 raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self._too_large())
             if body_complete:  # later reads only wait for the client to disconnect
                 return await receive()
-            now = asyncio.get_running_loop().time()
-            deadline = deadline or now + self.timeout_seconds
+            deadline = deadline or asyncio.get_running_loop().time() + self.timeout_seconds
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - now, 0))
+                async with asyncio.timeout_at(deadline):  # no task of its own, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 detail = f"the request body took longer than {self.timeout_seconds:g} s"
                 raise HTTPException(status.HTTP_408_REQUEST_TIMEOUT, detail) from None

@@ -13,8 +13,16 @@ from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel, Prediction
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import log_row
 from {{ cookiecutter.package_name }}.serving.contract import ParsedRecords
-from {{ cookiecutter.package_name }}.serving.deps import Served, State, require_admin
-from {{ cookiecutter.package_name }}.serving.model_holder import ModelNotReadyError
+from {{ cookiecutter.package_name }}.serving.deps import (
+    Served,
+    State,
+    current_model,
+    require_admin,
+)
+from {{ cookiecutter.package_name }}.serving.model_holder import (
+    ModelNotReadyError,
+    ServedModel,
+)
 from {{ cookiecutter.package_name }}.serving.schemas import (
     BatchPredictResponse,
     ErrorResponse,
@@ -25,7 +33,11 @@ from {{ cookiecutter.package_name }}.serving.schemas import (
     ReloadResponse,
     ValidationErrorResponse,
 )
-from {{ cookiecutter.package_name }}.serving.state import ServiceState, reload_model
+from {{ cookiecutter.package_name }}.serving.state import (
+    ServiceState,
+    get_state,
+    reload_model,
+)
 from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
 router = APIRouter()
@@ -103,8 +115,9 @@ def metrics(state: State) -> Response:
 @router.post(
     "/predict", responses={**BAD_BODY, **NOT_READY}, openapi_extra=request_body("PredictRequest")
 )
-async def predict(request: Request, state: State, served: Served) -> PredictResponse:
+async def predict(request: Request) -> PredictResponse:
     """Score one record. Send raw values; the model imputes, scales and encodes them."""
+    state, served = _serving(request)
     parsed = served.contract.parse_one(await request.body())
     [prediction] = _predict_and_log(state, request, served.model, parsed)
     return PredictResponse(
@@ -119,8 +132,9 @@ async def predict(request: Request, state: State, served: Served) -> PredictResp
     responses={**BAD_BODY, **NOT_READY},
     openapi_extra=request_body("BatchPredictRequest"),
 )
-async def predict_batch(request: Request, state: State, served: Served) -> BatchPredictResponse:
+async def predict_batch(request: Request) -> BatchPredictResponse:
     """Score many records in one call (at most APP_MAX_BATCH_SIZE)."""
+    state, served = _serving(request)
     parsed = served.contract.parse_batch(await request.body())
     predictions = await run_in_threadpool(_predict_and_log, state, request, served.model, parsed)
     return BatchPredictResponse(
@@ -136,6 +150,16 @@ def reload(state: State) -> ReloadResponse:
     except RegistryError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     return ReloadResponse(model_version=state.holder.current.version, changed=changed)
+
+
+def _serving(request: Request) -> tuple[ServiceState, ServedModel]:
+    """The state and the model of a predict route, by plain calls rather than ``Depends``.
+
+    FastAPI's dependency resolution adds about 20 microseconds to a request, more than
+    validating a one-record body takes (13): on the hot path, the plain calls.
+    """
+    state = get_state(request)
+    return state, current_model(state)
 
 
 def _predict_and_log(
