@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.state import reload_model
 from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
 from .helpers import Record
@@ -26,10 +27,13 @@ def test_ready_reports_the_model(served_client: TestClient) -> None:
 
 
 def test_not_ready_without_a_model(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with TestClient(app) as client:
         response = client.get("/ready")
         assert response.status_code == 503
         assert "run `train` first" in response.json()["reason"]
+        assert reload_model(app.state.service) is False  # a poll finds nothing to load...
+        assert 'outcome="failed"' not in client.get("/metrics").text  # ...and is no failure
         assert client.get("/health").status_code == 200
         predict = client.post("/predict", json={"features": {"a": 1.0}})
         assert predict.status_code == 503

@@ -35,7 +35,7 @@ class ServiceState:
 
 
 def get_state(request: Request) -> ServiceState:
-    """FastAPI dependency: the state of the app serving ``request``."""
+    """The state of the app serving ``request`` (a dependency, and the predict routes' call)."""
     return cast(ServiceState, request.app.state.service)
 
 
