@@ -445,9 +445,8 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
         prometheus_value(metrics, name)
         for name in ["prediction_log_dropped_total", "prediction_log_errors_total"]
     )
-    loads = {name: {n: pooled(r) for n, r in by_count.items()} for name, by_count in turns.items()}
-    real = loads.pop(REAL)
-    bare = loads
+    bare = {name: {n: pooled(r) for n, r in by_count.items()} for name, by_count in turns.items()}
+    real = bare.pop(REAL)  # the rest are the bare apps
 
     for name, result in [
         *((f"real app, {n} in flight", r) for n, r in real.items()),
