@@ -416,6 +416,32 @@ def test_monitor_errors_exit_1_without_reports(
         assert not settings.reports_dir.exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "method"),
+    [("APP_DRIFT_NUMERIC_METHOD", "wasserstien"), ("APP_DRIFT_CATEGORICAL_METHOD", "wasserstein")],
+)
+def test_a_drift_method_evidently_lacks_is_one_error_line(
+    cli: CliRunner,
+    registry: ModelRegistry,
+    features: pd.DataFrame,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    method: str,
+) -> None:
+    """A typo, or a numbers-only test for categories: refused before any report is written."""
+    path = tmp_path / "calm.csv"
+    traffic(registry.load_champion(), features, 300).to_csv(path, index=False)
+    monkeypatch.setenv(setting, method)
+    result = cli.invoke(app, ["monitor", "--input", str(path)])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {setting}={method!r}: ")
+    assert "wasserstein" in errors[0]  # Evidently's list of its tests, or of the types
+    assert not settings.reports_dir.exists()
+
+
 def unwritable_folder(tmp_path: Path) -> Path:
     """A folder path that cannot be created, even by root: its parent is a file."""
     parent = tmp_path / "a file"

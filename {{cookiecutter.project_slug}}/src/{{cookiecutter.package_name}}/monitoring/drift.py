@@ -8,7 +8,11 @@ drifts when the share of drifted features reaches ``APP_DRIFT_SHARE_THRESHOLD`` 
 predictions themselves drift. Beside drift, each feature's share of missing values (now and
 in training) and each category feature's share of unknown categories are reported: rising
 shares are data-quality problems upstream. Each run writes an HTML report for people and a
-JSON summary for machines, both atomically.
+JSON summary for machines, both atomically. The verdict comes from Evidently's stat tests
+run column by column (``drift_tests``); the HTML report charts the predictions and every
+drifted feature (Evidently's ``ValueDrift``, which draws while it computes) and counts the
+data-quality shares of every feature: its cost grows with what went wrong, not with the
+table's width. The JSON summary has every feature's score.
 """
 
 import contextlib
@@ -26,7 +30,6 @@ from evidently.metrics import (
     OutRangeValueCount,
     ValueDrift,
 )
-from evidently.presets import DataDriftPreset
 from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.atomic import write_atomic
@@ -34,6 +37,11 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.diagnosis import Diagnosis
+from {{ cookiecutter.package_name }}.monitoring.drift_tests import (
+    DriftResult,
+    DriftTest,
+    run_drift_tests,
+)
 from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
 from {{ cookiecutter.package_name }}.monitoring.window import Window
 from {{ cookiecutter.package_name }}.schema import (
@@ -176,7 +184,12 @@ def detect_drift(
     settings: Settings,
     window: Window,
 ) -> tuple[DriftSummary, str | None]:
-    """Compare ``current`` with ``reference``; return the summary and the HTML report."""
+    """Compare ``current`` with ``reference``; return the summary and the HTML report.
+
+    A drift method Evidently has no test of is a ConfigError, whatever the window; a corrupt
+    reference, or a window with other columns than the model's, is a MonitoringError.
+    """
+    tests = drift_tests(model.feature_schema, settings)
     names = model.feature_schema.names
     missing = [name for name in [*names, PREDICTION_COLUMN] if name not in reference.columns]
     if missing:
@@ -200,12 +213,29 @@ def detect_drift(
     if len(current) < settings.drift_min_rows:
         return summary, None
 
-    reference = reference[[*names, PREDICTION_COLUMN]]
-    emptied = [name for name in names if current[name].isna().all()]
-    snapshot = _run_report(reference, current, model.feature_schema, settings, emptied)
-    columns = _column_results(snapshot.dict(), reference, emptied)
-    features = [columns[name] for name in names]
-    prediction = columns[PREDICTION_COLUMN]
+    reference, current = (frame[[*names, PREDICTION_COLUMN]] for frame in (reference, current))
+{%- if cookiecutter.__task == "classification" %}
+    # Classes are categories to Evidently, whatever type the log gave them.
+    reference, current = (frame.astype({PREDICTION_COLUMN: str}) for frame in (reference, current))
+{%- endif %}
+    results = run_drift_tests(tests, reference, current)
+    charted = [name for name in names if name in results and results[name].drifted]
+    snapshot = _run_report(reference, current, model.feature_schema, tests, charted)
+    shares = _quality_shares(snapshot.dict())
+    features = [
+        _column_drift(name, tests[name], results.get(name)).model_copy(
+            update={
+                "missing_share": shares.get((MISSING_METRIC, name)),
+                "reference_missing_share": float(reference[name].isna().mean()),
+                "unknown_share": shares.get((UNKNOWN_METRIC, name)),
+                "out_of_range_share": shares.get((OUT_OF_RANGE_METRIC, name)),
+            }
+        )
+        for name in names
+    ]
+    prediction = _column_drift(
+        PREDICTION_COLUMN, tests[PREDICTION_COLUMN], results.get(PREDICTION_COLUMN)
+    )
     drifted = [feature.column for feature in features if feature.drifted]
     share = len(drifted) / len(features)
     drift = share >= settings.drift_share_threshold or prediction.drifted
@@ -219,6 +249,39 @@ def detect_drift(
         }
     )
     return summary, snapshot.get_html_str(as_iframe=False)
+
+
+def drift_tests(schema: FeatureSchema, settings: Settings) -> dict[str, DriftTest]:
+    """Each feature's drift test and the predictions', checked against Evidently's registry.
+
+    A method Evidently has no test of, for that kind of column, is a ConfigError naming
+    APP_DRIFT_NUMERIC_METHOD or APP_DRIFT_CATEGORICAL_METHOD.
+    """
+    numeric = DriftTest(
+        settings.drift_numeric_method,
+        settings.drift_numeric_threshold,
+        numeric=True,
+        setting="APP_DRIFT_NUMERIC_METHOD",
+    ).check()
+    categorical = DriftTest(
+        settings.drift_categorical_method,
+        settings.drift_categorical_threshold,
+        numeric=False,
+        setting="APP_DRIFT_CATEGORICAL_METHOD",
+    ).check()
+    tests = {
+        feature.name: numeric if feature.kind == "numeric" else categorical
+        for feature in schema.features
+    }
+    for name, threshold in settings.drift_feature_thresholds.items():
+        if name in tests:
+            tests[name] = tests[name]._replace(threshold=threshold)
+{%- if cookiecutter.__task == "classification" %}
+    tests[PREDICTION_COLUMN] = categorical  # classes: Jensen-Shannon by default
+{%- else %}
+    tests[PREDICTION_COLUMN] = numeric
+{%- endif %}
+    return tests
 
 
 def write_reports(
@@ -300,26 +363,18 @@ def _run_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     schema: FeatureSchema,
-    settings: Settings,
-    emptied: list[str],
+    tests: dict[str, DriftTest],
+    charted: list[str],
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
-    numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
-    categorical = [feature.name for feature in schema.features if feature.kind != "numeric"]
-{%- if cookiecutter.__task == "classification" %}
+    """Evidently's report: drift of the predictions and ``charted``, every feature's quality."""
     definition = DataDefinition(
-        numerical_columns=numeric, categorical_columns=[*categorical, PREDICTION_COLUMN]
+        numerical_columns=[name for name, test in tests.items() if test.numeric],
+        categorical_columns=[name for name, test in tests.items() if not test.numeric],
     )
-    prediction_method = settings.drift_categorical_method
-    prediction_threshold = settings.drift_categorical_threshold
-    current = current.astype({PREDICTION_COLUMN: str})
-    reference = reference.astype({PREDICTION_COLUMN: str})
-{%- else %}
-    definition = DataDefinition(
-        numerical_columns=[*numeric, PREDICTION_COLUMN], categorical_columns=categorical
-    )
-    prediction_method = settings.drift_numeric_method
-    prediction_threshold = settings.drift_numeric_threshold
-{%- endif %}
+    drift = [
+        ValueDrift(column=name, method=tests[name].method, threshold=tests[name].threshold)
+        for name in [PREDICTION_COLUMN, *charted]
+    ]
     quality = [
         *(MissingValueCount(column=name) for name in schema.names),
         *(
@@ -333,68 +388,33 @@ def _run_report(
             if (bounds := plausible_range(feature)) is not None
         ),
     ]
-    report = Report(
-        [
-            DataDriftPreset(  # a column with no value left has no distribution to test
-                columns=[name for name in schema.names if name not in emptied],
-                drift_share=settings.drift_share_threshold,
-                num_method=settings.drift_numeric_method,
-                num_threshold=settings.drift_numeric_threshold,
-                cat_method=settings.drift_categorical_method,
-                cat_threshold=settings.drift_categorical_threshold,
-                per_column_threshold=settings.drift_feature_thresholds or None,
-            ),
-            ValueDrift(
-                column=PREDICTION_COLUMN,
-                method=prediction_method,
-                threshold=prediction_threshold,
-            ),
-            *quality,
-        ],
-        include_tests=True,
-    )
-    return report.run(
+    return Report([*drift, *quality], include_tests=True).run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
     )
 
 
-def _column_results(
-    result: dict[str, Any], reference: pd.DataFrame, emptied: list[str]
-) -> dict[str, ColumnDrift]:
-    """Per column: drift score, method and threshold (metrics), verdict (tests), quality."""
-    verdicts = {
-        test["metric_config"]["metric_id"]: test["status"] == "FAIL" for test in result["tests"]
-    }
-    columns = {  # nothing left to test: drifted, and 100 % missing below
-        name: ColumnDrift(column=name, method="none", score=None, threshold=None, drifted=True)
-        for name in emptied
-    }
+def _column_drift(name: str, test: DriftTest, result: DriftResult | None) -> ColumnDrift:
+    """One column's test result; None (no value left to test) counts as drifted."""
+    if result is None:  # 100 % missing too, in the feature's quality shares
+        return ColumnDrift(column=name, method="none", score=None, threshold=None, drifted=True)
+    return ColumnDrift(
+        column=name,
+        method=test.method,
+        score=result.score,
+        threshold=test.threshold,
+        drifted=result.drifted,
+    )
+
+
+def _quality_shares(result: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """The report's data-quality shares, by metric type and column (NaN ones left out)."""
     shares: dict[tuple[str, str], float] = {}
     for metric in result["metrics"]:
         config = metric["config"]
         kind = config.get("type", "")
-        if kind == "evidently:metric_v2:ValueDrift":
-            columns[config["column"]] = ColumnDrift(
-                column=config["column"],
-                method=config["method"],
-                score=float(metric["value"]),
-                threshold=float(config["threshold"]),
-                drifted=verdicts[metric["id"]],
-            )
-        elif kind in (MISSING_METRIC, UNKNOWN_METRIC, OUT_OF_RANGE_METRIC):
+        if kind in (MISSING_METRIC, UNKNOWN_METRIC, OUT_OF_RANGE_METRIC):
             share = float(metric["value"]["share"])
             if not math.isnan(share):  # NaN: a share of no values at all (all missing)
                 shares[kind, config["column"]] = share
-    for name, column in columns.items():
-        if name == PREDICTION_COLUMN:
-            continue
-        columns[name] = column.model_copy(
-            update={
-                "missing_share": shares.get((MISSING_METRIC, name)),
-                "reference_missing_share": float(reference[name].isna().mean()),
-                "unknown_share": shares.get((UNKNOWN_METRIC, name)),
-                "out_of_range_share": shares.get((OUT_OF_RANGE_METRIC, name)),
-            }
-        )
-    return columns
+    return shares
