@@ -255,7 +255,8 @@ def drift_tests(schema: FeatureSchema, settings: Settings) -> dict[str, DriftTes
     """Each feature's drift test and the predictions', checked against Evidently's registry.
 
     A method Evidently has no test of, for that kind of column, is a ConfigError naming
-    APP_DRIFT_NUMERIC_METHOD or APP_DRIFT_CATEGORICAL_METHOD.
+    APP_DRIFT_NUMERIC_METHOD or APP_DRIFT_CATEGORICAL_METHOD; a threshold for a column that
+    is no feature, one naming APP_DRIFT_FEATURE_THRESHOLDS.
     """
     numeric = DriftTest(
         settings.drift_numeric_method,
@@ -273,9 +274,14 @@ def drift_tests(schema: FeatureSchema, settings: Settings) -> dict[str, DriftTes
         feature.name: numeric if feature.kind == "numeric" else categorical
         for feature in schema.features
     }
+    unknown = sorted(set(settings.drift_feature_thresholds) - set(tests))
+    if unknown:  # a typo would leave the feature at the default threshold, silently
+        raise ConfigError(
+            f"APP_DRIFT_FEATURE_THRESHOLDS names no feature of the model: "
+            f"{', '.join(map(repr, unknown))} (features: {', '.join(map(repr, schema.names))})"
+        )
     for name, threshold in settings.drift_feature_thresholds.items():
-        if name in tests:
-            tests[name] = tests[name]._replace(threshold=threshold)
+        tests[name] = tests[name]._replace(threshold=threshold)
 {%- if cookiecutter.__task == "classification" %}
     tests[PREDICTION_COLUMN] = categorical  # classes: Jensen-Shannon by default
 {%- else %}
