@@ -40,6 +40,7 @@ from {{ cookiecutter.package_name }}.monitoring.diagnosis import Diagnosis
 from {{ cookiecutter.package_name }}.monitoring.drift_tests import (
     DriftResult,
     DriftTest,
+    configured_test,
     run_drift_tests,
 )
 from {{ cookiecutter.package_name }}.monitoring.performance import LivePerformance
@@ -258,18 +259,8 @@ def drift_tests(schema: FeatureSchema, settings: Settings) -> dict[str, DriftTes
     APP_DRIFT_NUMERIC_METHOD or APP_DRIFT_CATEGORICAL_METHOD; a threshold for a column that
     is no feature, one naming APP_DRIFT_FEATURE_THRESHOLDS.
     """
-    numeric = DriftTest(
-        settings.drift_numeric_method,
-        settings.drift_numeric_threshold,
-        numeric=True,
-        setting="APP_DRIFT_NUMERIC_METHOD",
-    ).check()
-    categorical = DriftTest(
-        settings.drift_categorical_method,
-        settings.drift_categorical_threshold,
-        numeric=False,
-        setting="APP_DRIFT_CATEGORICAL_METHOD",
-    ).check()
+    numeric = configured_test(settings, "numeric")
+    categorical = configured_test(settings, "categorical")
     tests = {
         feature.name: numeric if feature.kind == "numeric" else categorical
         for feature in schema.features

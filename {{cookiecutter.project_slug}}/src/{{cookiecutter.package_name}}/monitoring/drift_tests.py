@@ -7,7 +7,7 @@ at about the cost of the test itself. The report then charts only what is worth 
 """
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,22 +15,34 @@ from evidently.legacy.calculations.stattests import get_stattest
 from evidently.legacy.calculations.stattests.registry import get_registered_stattest
 from evidently.legacy.core import ColumnType
 
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError, MonitoringError
+
+ColumnKind = Literal["numeric", "categorical"]
+"""How drift sees a column: categorical covers booleans and, in classification, classes."""
 
 
 class DriftTest(NamedTuple):
-    """How one column is tested: Evidently's method, its threshold, the setting that chose it."""
+    """How one kind of column is tested: Evidently's method and the score that means drift."""
 
     method: str
     threshold: float
-    numeric: bool
-    setting: str
-    """The setting that names ``method``, for the error when Evidently knows no such test."""
+    kind: ColumnKind
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the column is a number to Evidently."""
+        return self.kind == "numeric"
 
     @property
     def column_type(self) -> ColumnType:
         """The column type Evidently's data definition gives the column."""
         return ColumnType.Numerical if self.numeric else ColumnType.Categorical
+
+    @property
+    def setting(self) -> str:
+        """The setting that names the method."""
+        return f"APP_DRIFT_{self.kind.upper()}_METHOD"
 
     def check(self) -> "DriftTest":
         """Return the test once Evidently confirms the method exists for the column type.
@@ -42,6 +54,16 @@ class DriftTest(NamedTuple):
         except ValueError as exc:  # Evidently's StatTestNotFoundError and its type error
             raise ConfigError(f"{self.setting}={self.method!r}: {exc}") from None
         return self
+
+
+def configured_test(settings: Settings, kind: ColumnKind) -> DriftTest:
+    """The test the settings choose for a kind of column, checked against Evidently."""
+    method, threshold = (
+        (settings.drift_numeric_method, settings.drift_numeric_threshold)
+        if kind == "numeric"
+        else (settings.drift_categorical_method, settings.drift_categorical_threshold)
+    )
+    return DriftTest(method, threshold, kind).check()
 
 
 class DriftResult(NamedTuple):
