@@ -447,15 +447,15 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
                     turns[name].setdefault(connections, []).append(
                         measure_load(client, f"{app.url}/predict", single, connections, plan)
                     )
-        app = apps[REAL]
+        real_app = apps[REAL]  # the batches and the log's losses are the real app's
         batches = {}
         for size in plan.batch_sizes:
             progress(f"/predict/batch with {size} records per request")
             body = json.dumps({"records": [records[i % len(records)] for i in range(size)]})
             batches[size] = measure_load(
-                client, f"{app.url}/predict/batch", body.encode(), plan.batch_connections, plan
+                client, f"{real_app.url}/predict/batch", body.encode(), plan.batch_connections, plan
             )
-        metrics = httpx.get(f"{app.url}/metrics").text
+        metrics = httpx.get(f"{real_app.url}/metrics").text
     lost = sum(
         prometheus_value(metrics, name)
         for name in ["prediction_log_dropped_total", "prediction_log_errors_total"]
@@ -481,7 +481,7 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
         ),
         Figure(
             "`serve` to its first /predict, seconds",
-            apps[REAL].start_seconds,
+            real_app.start_seconds,
             BARE,
             apps[BARE].start_seconds,
             "< 3 s",
