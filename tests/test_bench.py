@@ -22,6 +22,9 @@ FIGURES = {
     "/predict requests/s": (2, "x"),  # the same pipeline on a one-row array, and a constant
     "/predict p50 latency (ms)": (2, ""),
     "/predict p99 latency (ms)": (2, ""),
+    "micro-batching: requests/s": (1, ""),  # the same app, each request scored alone
+    "micro-batching: p99 latency (ms)": (1, ""),
+    "micro-batching: rows per model call": (0, ""),
     "bare pipeline requests/s, model in the thread pool": (1, ""),  # vs on the event loop
     "/predict/batch rows/s (100 per request)": (0, ""),
     "/predict/batch rows/s (1000 per request)": (0, ">= 50,000"),

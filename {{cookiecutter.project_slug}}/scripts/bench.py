@@ -7,11 +7,12 @@
 1. ``/predict`` requests/s and p50/p99 latency of the real app (``serve``), next to two bare
    FastAPI endpoints served with the same uvicorn settings: one that runs the same fitted
    pipeline on a one-row array (the goal: at least 0.9x of it), one that returns a constant
-   (the goal: at least 0.25x), at 8 and 32 requests in flight. And the bare pipeline endpoint
-   with the model in Starlette's thread pool next to the same on the event loop: the
-   evidence for where ``/predict`` runs its model. The four servers run at once and take
-   turns under load (3 rounds of 5 s each), so that a machine slowing down mid-run weighs
-   on all of them alike.
+   (the goal: at least 0.25x), at 8 and 32 requests in flight. Next to the same app with
+   micro-batching off (``APP_MICRO_BATCH_MAX_ROWS=1``), with the rows per model call. And the
+   bare pipeline endpoint with the model in Starlette's thread pool next to the same on the
+   event loop: the evidence for where ``/predict`` runs its model. The five servers run at
+   once and take turns under load (3 rounds of 5 s each), so that a machine slowing down
+   mid-run weighs on all of them alike.
 2. ``/predict/batch`` rows/s, at 100 and 1,000 records per request (the goal: 50,000 rows/s
    at 1,000), and the prediction-log rows lost meanwhile (the goal: none).
 3. Evidently's drift tests (the verdict: Wasserstein distance per column) next to a
@@ -71,6 +72,7 @@ ROOT = SCRIPT.parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
 JSON_HEADERS = {"Content-Type": "application/json"}
 REAL = "real app"
+UNBATCHED = "the same app, each /predict request scored alone (APP_MICRO_BATCH_MAX_ROWS=1)"
 BARE = "bare FastAPI endpoint (constant)"
 BARE_PIPELINE = "bare FastAPI endpoint (same pipeline, one-row array)"
 BARE_THREADPOOL = "bare FastAPI endpoint (same pipeline, in the thread pool)"
@@ -381,6 +383,15 @@ def prometheus_value(metrics: str, name: str) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
+def micro_batches(url: str) -> tuple[float, float]:
+    """The rows scored by /predict so far, and the model calls that scored them."""
+    metrics = httpx.get(f"{url}/metrics").text
+    rows, calls = (
+        prometheus_value(metrics, f"predict_micro_batch_rows_{part}") for part in ("sum", "count")
+    )
+    return rows, calls
+
+
 def fresh_process() -> ProcessPoolExecutor:
     """A pool of one new Python process (spawned, not forked: it shares nothing with us)."""
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -420,8 +431,10 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
     # Every server runs at once, and their load runs take turns, round after round: a
     # machine that slows down (other work, heat) slows them all alike, and the ratios hold.
     # The start of each is timed alone: the ones already started are idle meanwhile.
-    port = free_port()
-    servers = {REAL: ([CLI, "serve"], {**env, "APP_PORT": str(port)}, port)}
+    servers = {}
+    for name, extra_env in [(REAL, {}), (UNBATCHED, {"APP_MICRO_BATCH_MAX_ROWS": "1"})]:
+        port = free_port()
+        servers[name] = ([CLI, "serve"], {**env, "APP_PORT": str(port), **extra_env}, port)
     with_model = ["--model-dir", env["APP_MODEL_DIR"]]
     for name, extra in [
         (BARE_PIPELINE, with_model),
@@ -437,7 +450,10 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
             for name, (command, command_env, port) in servers.items()
         }
         turns: dict[str, dict[int, list[LoadResult]]] = {name: {} for name in apps}
+        real_app = apps[REAL]  # the model calls, the batches and the log's losses are its own
+        rows_per_call: dict[int, float] = {}
         for connections in plan.connections:
+            before = micro_batches(real_app.url)
             for turn in range(plan.rounds):
                 for name, app in apps.items():
                     progress(
@@ -447,7 +463,8 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
                     turns[name].setdefault(connections, []).append(
                         measure_load(client, f"{app.url}/predict", single, connections, plan)
                     )
-        real_app = apps[REAL]  # the batches and the log's losses are the real app's
+            after = micro_batches(real_app.url)
+            rows_per_call[connections] = (after[0] - before[0]) / max(after[1] - before[1], 1)
         batches = {}
         for size in plan.batch_sizes:
             progress(f"/predict/batch with {size} records per request")
@@ -461,10 +478,12 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
         for name in ["prediction_log_dropped_total", "prediction_log_errors_total"]
     )
     bare = {name: {n: pooled(r) for n, r in by_count.items()} for name, by_count in turns.items()}
-    real = bare.pop(REAL)  # the rest are the bare apps
+    real = bare.pop(REAL)  # the rest are the bare apps, and the real one unbatched
+    unbatched = bare.pop(UNBATCHED)
 
     for name, result in [
         *((f"real app, {n} in flight", r) for n, r in real.items()),
+        *((f"real app unbatched, {n} in flight", r) for n, r in unbatched.items()),
         *((f"{name}, {n} in flight", r) for name, runs in bare.items() for n, r in runs.items()),
         *((f"batches of {size}", result) for size, result in batches.items()),
     ]:
@@ -508,6 +527,21 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
             )
             for percent in (50, 99)
             for name in goals
+        ]
+        figures += [
+            Figure(
+                f"micro-batching: requests/s {in_flight}",
+                result.per_second,
+                UNBATCHED,
+                unbatched[connections].per_second,
+            ),
+            Figure(
+                f"micro-batching: p99 latency (ms) {in_flight}",
+                result.p99_ms,
+                UNBATCHED,
+                unbatched[connections].p99_ms,
+            ),
+            Figure(f"micro-batching: rows per model call {in_flight}", rows_per_call[connections]),
         ]
         figures.append(
             Figure(

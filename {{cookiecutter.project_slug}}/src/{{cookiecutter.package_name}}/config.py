@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Requests handled at once before the server answers 503 (None: no limit).
     limit_concurrency: PositiveInt | None = None
     max_batch_size: PositiveInt = 1000
+    # /predict requests waiting at the same moment share one model call of at most this many
+    # rows (serving/micro_batch.py); 1 scores every request alone.
+    micro_batch_max_rows: PositiveInt = 32
     # Request bodies larger than this get 413 before they are parsed. Unset: 4 KiB per record
     # of a full batch, plus 64 KiB (about 4 MB for the default batch size).
     max_body_bytes: PositiveInt | None = None

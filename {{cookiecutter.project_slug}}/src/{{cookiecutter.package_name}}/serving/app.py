@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
 from {{ cookiecutter.package_name }}.serving import feedback
 from {{ cookiecutter.package_name }}.serving.limits import RequestLimits
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
+from {{ cookiecutter.package_name }}.serving.micro_batch import MicroBatcher
 from {{ cookiecutter.package_name }}.serving.middleware import RequestObserver
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
 from {{ cookiecutter.package_name }}.serving.openapi import served_openapi
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_drop=metrics.log_dropped.inc,
             on_pending=metrics.log_pending.set,
         ),
+        batcher=MicroBatcher(settings.micro_batch_max_rows, metrics.micro_batch_rows.observe),
     )
 
     @asynccontextmanager

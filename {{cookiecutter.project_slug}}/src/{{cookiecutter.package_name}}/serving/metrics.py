@@ -26,6 +26,7 @@ from prometheus_client import (
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 """The variable that switches prometheus_client to multiprocess mode (read at its import)."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+MICRO_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class ServiceMetrics:
@@ -62,6 +63,12 @@ class ServiceMetrics:
             registry=self.registry,
         )
 {%- endif %}
+        self.micro_batch_rows = Histogram(
+            "predict_micro_batch_rows",
+            "Rows per model call on /predict: the requests that waited together (micro-batches).",
+            buckets=MICRO_BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.missing_values = Counter(
             "feature_missing_values_total",
             "Request values that were null or left out (imputed by the model), by feature.",

@@ -1,5 +1,7 @@
 """The API endpoints."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,7 +121,9 @@ async def predict(request: Request) -> PredictResponse:
     """Score one record. Send raw values; the model imputes, scales and encodes them."""
     state, served = _serving(request)
     parsed = served.contract.parse_one(await request.body())
-    [prediction] = _predict_and_log(state, request, served.model, parsed)
+    with _unscorable_is_422():
+        predictions = await state.batcher.predict(served.model, parsed.matrix)
+    [prediction] = _count_and_log(state, request, served.model, parsed, predictions)
     return PredictResponse(
         request_id=request.state.request_id,
         model_version=served.version,
@@ -162,15 +166,33 @@ def _serving(request: Request) -> tuple[ServiceState, ServedModel]:
     return state, current_model(state)
 
 
-def _predict_and_log(
-    state: ServiceState, request: Request, model: LoadedModel, parsed: ParsedRecords
-) -> list[Prediction]:
+@contextmanager
+def _unscorable_is_422() -> Iterator[None]:
+    """Records the model cannot score (e.g. values so large that the scaler overflows): 422."""
     try:
-        predictions = model.predict_matrix(parsed.matrix, source="request")
-    except DataError as exc:  # e.g. values so large that the preprocessing overflows
+        yield
+    except DataError as exc:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
         ) from None
+
+
+def _predict_and_log(
+    state: ServiceState, request: Request, model: LoadedModel, parsed: ParsedRecords
+) -> list[Prediction]:
+    with _unscorable_is_422():
+        predictions = model.predict_matrix(parsed.matrix, source="request")
+    return _count_and_log(state, request, model, parsed, predictions)
+
+
+def _count_and_log(
+    state: ServiceState,
+    request: Request,
+    model: LoadedModel,
+    parsed: ParsedRecords,
+    predictions: list[Prediction],
+) -> list[Prediction]:
+    """Count the request's inputs and predictions, and queue its rows for the prediction log."""
     request_id: str = request.state.request_id
     state.metrics.count_inputs(parsed.missing, parsed.unknown)
     state.metrics.count_predictions(model.version, (p.prediction for p in predictions))

@@ -11,6 +11,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.monitoring.prediction_log import PredictionLogger
 from {{ cookiecutter.package_name }}.serving.metrics import ServiceMetrics
+from {{ cookiecutter.package_name }}.serving.micro_batch import MicroBatcher
 from {{ cookiecutter.package_name }}.serving.model_holder import ModelHolder
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class ServiceState:
     holder: ModelHolder
     metrics: ServiceMetrics
     prediction_log: PredictionLogger
+    batcher: MicroBatcher
     reload_health: ReloadHealth = field(default_factory=ReloadHealth)
 
 
