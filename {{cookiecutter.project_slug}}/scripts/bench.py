@@ -274,7 +274,7 @@ def wrk_load(url: str, body: bytes, connections: int, warmup: float, duration: f
         return float(found.group(1)) if found else 0.0
 
     def latency_ms(percent: int) -> float:
-        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE)
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s) *$", output, re.MULTILINE)
         if not found:
             raise RuntimeError(f"no {percent}% latency in the output of wrk:\n{output}")
         return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
