@@ -17,9 +17,22 @@ from typing import Self, cast
 from urllib.parse import urlparse
 
 import httpx
+import load_test
 import numpy as np
 import pandas as pd
 import pytest
+from load_test import (
+    GRACEFUL_EXIT,
+    LoadResult,
+    Server,
+    logged_request_ids,
+    run_load,
+    server_env,
+    settings_env,
+    start_server,
+    train_champion,
+)
+from processes import free_port, stop
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from {{ cookiecutter.package_name }}.config import Settings
@@ -43,21 +56,6 @@ from {{ cookiecutter.package_name }}.train import Split, fit_model, split_datase
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
-
-sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-import load_test  # noqa: E402 - importable once scripts/ is on sys.path (above)
-from load_test import (  # noqa: E402
-    GRACEFUL_EXIT,
-    LoadResult,
-    Server,
-    logged_request_ids,
-    run_load,
-    server_env,
-    settings_env,
-    start_server,
-    train_champion,
-)
-from processes import free_port, stop  # noqa: E402
 
 ADMIN_TOKEN = "test-token"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

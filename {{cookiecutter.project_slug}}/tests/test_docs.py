@@ -6,14 +6,9 @@ broken doc fails that step, not these tests.
 """
 
 import dataclasses
-import sys
-from pathlib import Path
-
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 import check_docs
+import pytest
 
 from {{ cookiecutter.package_name }}.monitoring.diagnosis import ACTIONS as DIAGNOSES
 

@@ -2,16 +2,12 @@
 
 import json
 import re
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import drift_issue
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import drift_issue
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import MonitoringError
