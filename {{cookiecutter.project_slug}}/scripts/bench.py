@@ -72,7 +72,7 @@ ROOT = SCRIPT.parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
 JSON_HEADERS = {"Content-Type": "application/json"}
 REAL = "real app"
-UNBATCHED = "the same app, each /predict request scored alone (APP_MICRO_BATCH_MAX_ROWS=1)"
+UNBATCHED = "real app with micro-batching off (APP_MICRO_BATCH_MAX_ROWS=1)"
 BARE = "bare FastAPI endpoint (constant)"
 BARE_PIPELINE = "bare FastAPI endpoint (same pipeline, one-row array)"
 BARE_THREADPOOL = "bare FastAPI endpoint (same pipeline, in the thread pool)"
