@@ -33,6 +33,7 @@ from load_test import (
     train_champion,
 )
 from processes import free_port, stop
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from {{ cookiecutter.package_name }}.config import Settings
@@ -114,6 +115,15 @@ def empty_postgres() -> str:
     database.dispose()
     url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
+
+
+def metric_value(metrics: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name`` with exactly ``labels`` in ``/metrics`` text (0 if none)."""
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

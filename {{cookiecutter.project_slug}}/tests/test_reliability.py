@@ -21,7 +21,6 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from prometheus_client.parser import text_string_to_metric_families
 from schemathesis import Case, GenerationMode
 from schemathesis.schemas import BaseSchema
 
@@ -42,6 +41,7 @@ from .helpers import (
     isolated_settings,
     load_test,
     logged_request_ids,
+    metric_value,
     server_env,
     start_server,
     train_champion,
@@ -185,13 +185,10 @@ def raw_request(server: Server, head: str) -> socket.socket:
 
 def counted(server: Server, status: int) -> float:
     """How many /predict/batch requests the server answered with ``status``."""
-    labels = {"method": "POST", "path": "/predict/batch", "status": str(status)}
     metrics = httpx.get(f"{server.base_url}/metrics", timeout=10).text
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            if sample.name == "http_requests_total" and sample.labels == labels:
-                return sample.value
-    return 0.0
+    return metric_value(
+        metrics, "http_requests_total", method="POST", path="/predict/batch", status=str(status)
+    )
 
 
 def memory_kib(pid: int, field: str) -> int:
