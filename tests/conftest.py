@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -162,6 +163,20 @@ def tool(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: run .ci/run (it installs every tool)")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hook_scripts_in_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the hook scripts that cookiecutter leaves behind in pytest's temporary folder.
+
+    cookiecutter renders each hook into a temporary file that it never deletes (upstream
+    issue #886, closed as intended): two files a project, thousands a test run, all in /tmp.
+    Here they land in the session's folder, which pytest prunes after three runs.
+    """
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("hook-scripts"))
+    yield
+    tempfile.tempdir = previous
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,11 @@
 retry command that keeps the rest; odd but valid answers generate working files."""
 
 import ast
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -52,6 +54,7 @@ def generate(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "TMPDIR": tempfile.gettempdir()},  # its hook scripts: see conftest
     )
 
 
