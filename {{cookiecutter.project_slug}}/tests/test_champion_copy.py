@@ -1,5 +1,6 @@
 """The champion's copy that the API serves: written by promotion and rollback, verified on load."""
 
+import json
 import shutil
 
 import pytest
@@ -7,16 +8,26 @@ import pytest
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.io.champion_copy import (
+    CURRENT_FILE,
     METADATA_FILE,
     MODEL_FILE,
     VERSIONS_KEPT,
+    CurrentChampion,
     copy_folder,
     load_copy,
     read_current,
     write_copy,
 )
-from {{ cookiecutter.package_name }}.io.registry import CHAMPION, ModelRegistry
+from {{ cookiecutter.package_name }}.io.registry import (
+    CHAMPION,
+    ModelRegistry,
+    open_registry,
+)
 from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.serving.model_holder import (
+    ModelHolder,
+    ModelNotReadyError,
+)
 
 from .helpers import train_version
 
@@ -69,7 +80,8 @@ def test_only_the_newest_versions_are_kept(registry: ModelRegistry, settings: Se
     model_bytes = (folder / "v1" / MODEL_FILE).read_bytes()
     for number in range(2, 6):
         metadata = v1.metadata.model_copy(update={"version": f"v{number}"})
-        write_copy(settings.model_dir, LoadedModel(metadata, v1.pipeline), model_bytes, "url")
+        current = CurrentChampion(version=metadata.version, run_url="url")
+        write_copy(settings.model_dir, LoadedModel(metadata, v1.pipeline), model_bytes, current)
     kept = sorted(path.name for path in folder.iterdir() if path.is_dir())
     assert kept == ["v3", "v4", "v5"]
     assert len(kept) == VERSIONS_KEPT
@@ -86,3 +98,34 @@ def test_a_damaged_copy_is_refused_naming_the_file(
     (version_folder / METADATA_FILE).unlink()
     with pytest.raises(RegistryError, match=f"{METADATA_FILE} is missing"):
         load_copy(settings.model_dir, "v1")
+
+
+def test_a_model_folder_holds_one_models_champion(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    """Another APP_MODEL_NAME is refused before it can replace this champion or serve it."""
+    pointer = copy_folder(settings.model_dir) / CURRENT_FILE
+    written = pointer.read_bytes()
+    assert json.loads(written)["model_name"] == settings.model_name
+    other = settings.model_copy(update={"model_name": "another-model"})
+    refusal = rf"holds the champion of model '{settings.model_name}', not of APP_MODEL_NAME "
+    with pytest.raises(RegistryError, match=refusal + "'another-model'"):
+        open_registry(other)
+    holder = ModelHolder(other)
+    with pytest.raises(RegistryError, match=refusal):
+        holder.refresh()
+    with pytest.raises(ModelNotReadyError, match=r"\(APP_MODEL_DIR\)"):
+        _ = holder.current
+    assert pointer.read_bytes() == written
+    assert ModelHolder(settings).refresh()  # its own model's API serves it
+
+
+def test_a_copy_that_names_no_model_is_still_served(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    """Copies written before current.json named its model belong to whichever model asks."""
+    pointer = copy_folder(settings.model_dir) / CURRENT_FILE
+    pointer.write_text(json.dumps({"version": "v1", "run_url": "url"}))
+    other = settings.model_copy(update={"model_name": "another-model"})
+    assert ModelHolder(other).refresh()
+    assert open_registry(other).name == "another-model"

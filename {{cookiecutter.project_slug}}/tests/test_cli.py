@@ -17,7 +17,11 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.cli import HEARTBEAT, app
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.io.champion_copy import copy_folder, load_copy
+from {{ cookiecutter.package_name }}.io.champion_copy import (
+    CURRENT_FILE,
+    copy_folder,
+    load_copy,
+)
 from {{ cookiecutter.package_name }}.io.registry import (
     MODEL_FILE,
     ModelRegistry,
@@ -257,6 +261,22 @@ def test_invalid_setting_names_the_variable(
     result = cli.invoke(app, ["train"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: invalid setting APP_TEST_SIZE:")
+
+
+def test_another_models_folder_is_one_line_and_changes_nothing(
+    cli: CliRunner, registry: ModelRegistry, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pointer = copy_folder(settings.model_dir) / CURRENT_FILE
+    served = pointer.read_bytes()
+    monkeypatch.setenv("APP_MODEL_NAME", "another-model")
+    result = cli.invoke(app, ["train"])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert line.endswith("(APP_MODEL_DIR), or set APP_MODEL_NAME=" + settings.model_name)
+    assert pointer.read_bytes() == served
+    registered = registry.client.search_registered_models()
+    assert [model.name for model in registered] == [settings.model_name]
 
 
 MODEL_PARAM = "{{ 'C' if cookiecutter.__task == 'classification' else 'alpha' }}"

@@ -3,7 +3,7 @@
 MLflow is the registry of record, but the API does not talk to it: every promotion and
 rollback also copies the new champion's verified files into ``APP_MODEL_DIR/champion/``::
 
-    current.json        which version to serve, and its run's page in the MLflow UI
+    current.json        which version to serve, its run's page in the MLflow UI, the model name
     v3/model.pkl        the pickled pipeline
     v3/metadata.json    its metadata (with the SHA-256 of model.pkl that MLflow recorded)
 
@@ -12,6 +12,10 @@ sees the old champion or the new one, never half of one. The API polls it and ch
 model file against its SHA-256 before unpickling. So serving needs neither the MLflow client
 (about 60 MB of the API image and 1.5 s of its start) nor a reachable tracking server: if
 MLflow is down, the API keeps serving and can even restart.
+
+``current.json`` also names the registered model (``APP_MODEL_NAME``). A model folder holds
+one model's champion: a registry or an API configured for another model refuses the folder,
+rather than replace that champion or serve it.
 """
 
 import hashlib
@@ -44,6 +48,7 @@ class CurrentChampion(BaseModel):
 
     version: str
     run_url: str
+    model_name: str | None = None  # None in copies written before the name was recorded
 
 
 def copy_folder(model_dir: Path) -> Path:
@@ -51,10 +56,12 @@ def copy_folder(model_dir: Path) -> Path:
     return model_dir / COPY_DIR
 
 
-def write_copy(model_dir: Path, model: LoadedModel, model_bytes: bytes, run_url: str) -> None:
+def write_copy(
+    model_dir: Path, model: LoadedModel, model_bytes: bytes, current: CurrentChampion
+) -> None:
     """Copy a verified version's files, then make it the one to serve (one atomic rename)."""
     stage_version(model_dir, model.metadata, model_bytes)
-    point_at(model_dir, CurrentChampion(version=model.version, run_url=run_url))
+    point_at(model_dir, current)
 
 
 def stage_version(model_dir: Path, metadata: ModelMetadata, model_bytes: bytes) -> None:
@@ -97,6 +104,20 @@ def read_current(model_dir: Path) -> CurrentChampion | None:
     except (OSError, ValidationError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"{exc.error_count()} errors"
         raise RegistryError(f"{path} is unreadable ({reason})") from None
+
+
+def refuse_other_models(model_dir: Path, current: CurrentChampion | None, model_name: str) -> None:
+    """Fail when the folder's copy is the champion of another registered model.
+
+    The copy, the audit log and the promotion lock of a model folder belong to one model:
+    a second one there would replace the first one's champion, and its API would serve it.
+    """
+    if current is not None and current.model_name not in (None, model_name):
+        raise RegistryError(
+            f"{copy_folder(model_dir)} holds the champion of model '{current.model_name}', "
+            f"not of APP_MODEL_NAME '{model_name}': give each model a folder of its own "
+            f"(APP_MODEL_DIR), or set APP_MODEL_NAME={current.model_name}"
+        )
 
 
 def load_copy(model_dir: Path, version: str) -> LoadedModel:

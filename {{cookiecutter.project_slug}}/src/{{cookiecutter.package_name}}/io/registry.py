@@ -45,6 +45,7 @@ from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
     point_at,
     read_current,
+    refuse_other_models,
     stage_version,
     unpickle_verified,
     write_copy,
@@ -128,6 +129,7 @@ class ModelRegistry:
             if self.uri.startswith("sqlite:")
             else None  # a tracking server keeps the artifacts itself
         )
+        refuse_other_models(self._folder, self._current_copy(), self.name)
 
     @property
     def audit_log(self) -> Path:
@@ -298,7 +300,6 @@ class ModelRegistry:
         """
         candidate, model_bytes = self._load_with_bytes(version)
         version = candidate.version
-        run_url = self.run_url(candidate.metadata.run_id)
         with self._locked():
             previous = self.champion()
             if previous == version:
@@ -312,7 +313,7 @@ class ModelRegistry:
                         "they are ready"
                     )
             history = [v for v in self._history() if v != version] + [version]
-            self._move_champion(candidate, model_bytes, run_url, history)
+            self._move_champion(candidate, model_bytes, history)
             if (challenger := self._alias(CHALLENGER)) and f"v{challenger.version}" == version:
                 with self._mlflow("cannot clear the challenger alias"):
                     self.client.delete_registered_model_alias(self.name, CHALLENGER)
@@ -327,7 +328,7 @@ class ModelRegistry:
                 raise RegistryError("no previous champion to roll back to")
             target = history[-1]
             model, model_bytes = self._load_with_bytes(target)
-            self._move_champion(model, model_bytes, self.run_url(model.metadata.run_id), history)
+            self._move_champion(model, model_bytes, history)
         audit.record(self.audit_log, "rollback", version=target, previous=current, reason=reason)
         return target
 
@@ -341,13 +342,10 @@ class ModelRegistry:
             champion = self.champion()
             if champion is None:
                 return None
-            try:
-                current = read_current(self._folder)
-            except RegistryError:  # unreadable: written anew below
-                current = None
+            current = self._current_copy()
             if current is None or current.version != champion:
                 model, model_bytes = self._load_with_bytes(champion)
-                write_copy(self._folder, model, model_bytes, self.run_url(model.metadata.run_id))
+                write_copy(self._folder, model, model_bytes, self._copy_of(model))
         return champion
 
     @property
@@ -357,21 +355,31 @@ class ModelRegistry:
 
     # Internals -----------------------------------------------------------------------------
 
-    def _move_champion(
-        self, model: LoadedModel, model_bytes: bytes, run_url: str, history: list[str]
-    ) -> None:
+    def _move_champion(self, model: LoadedModel, model_bytes: bytes, history: list[str]) -> None:
         """Stage the champion's copy, move the alias, then point the copy at it.
 
         In that order, a failure at any step leaves the API serving the previous champion.
         """
-        version = model.version
+        version, current = model.version, self._copy_of(model)  # reads MLflow: before any move
         stage_version(self._folder, model.metadata, model_bytes)
         with self._mlflow(f"cannot make {version} the champion"):
             self.client.set_registered_model_tag(
                 self.name, HISTORY_TAG, json.dumps(history[-HISTORY_KEPT:])
             )
             self.client.set_registered_model_alias(self.name, CHAMPION, _number(version))
-        point_at(self._folder, CurrentChampion(version=version, run_url=run_url))
+        point_at(self._folder, current)
+
+    def _copy_of(self, model: LoadedModel) -> CurrentChampion:
+        """What the model folder's ``current.json`` says once ``model`` is the champion."""
+        run_url = self.run_url(model.metadata.run_id)
+        return CurrentChampion(version=model.version, run_url=run_url, model_name=self.name)
+
+    def _current_copy(self) -> CurrentChampion | None:
+        """The model folder's ``current.json``; None if absent or unreadable (written anew)."""
+        try:
+            return read_current(self._folder)
+        except RegistryError:
+            return None
 
     def _history(self) -> list[str]:
         with self._mlflow("cannot read the champion history"):

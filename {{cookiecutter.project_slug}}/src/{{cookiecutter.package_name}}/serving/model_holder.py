@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.io.champion_copy import (
     copy_folder,
     load_copy,
     read_current,
+    refuse_other_models,
 )
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.serving.contract import RequestContract
@@ -72,6 +73,7 @@ class ModelHolder:
         with self._lock:
             try:
                 current = read_current(model_dir)
+                refuse_other_models(model_dir, current, self._settings.model_name)
                 if current is None:  # nothing promoted yet: not a failure
                     where = copy_folder(model_dir)
                     self._not_ready_reason = NOTHING_TO_SERVE.format(where=where)
