@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.monitoring.drift import (
     detect_drift,
     write_reports,
 )
+from {{ cookiecutter.package_name }}.monitoring.drift_overview import HEADER
 from {{ cookiecutter.package_name }}.monitoring.traffic import Shift
 from {{ cookiecutter.package_name }}.monitoring.window import Window, from_csv
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
@@ -77,11 +78,27 @@ def test_shifted_features_and_only_they_drift(
     assert html is not None  # charts the predictions and the drifted features, no others
     charted = [name for name in [*schema.names, PREDICTION_COLUMN] if drift_chart(name) in html]
     assert charted == [*shifted, PREDICTION_COLUMN]
+    stable = [name for name in schema.names if name not in shifted]
+    rows = overview_rows(html)  # and lists every column, drifted first
+    assert [row[0] for row in rows] == [PREDICTION_COLUMN, *shifted, *stable]
+    for column, test, shown_score, shown_threshold, verdict in rows[1:]:
+        tested = by_name[column]
+        assert (test, verdict) == (tested.method, "drifted" if tested.drifted else "stable")
+        assert tested.score is not None and tested.threshold is not None
+        assert float(shown_score) == pytest.approx(tested.score, rel=1e-3)
+        assert float(shown_threshold) == tested.threshold
 
 
 def drift_chart(column: str) -> str:
     """The title Evidently gives a column's drift test in the HTML report."""
     return f"Value Drift for column {column}"
+
+
+def overview_rows(html: str) -> list[list[str]]:
+    """The rows of the report's first table (every column's test), read from its page data."""
+    marker = f'"header": {json.dumps(HEADER)}, "data": '
+    rows, _ = json.JSONDecoder().raw_decode(html, html.index(marker) + len(marker))
+    return [[str(cell) for cell in row] for row in rows]
 
 
 def test_too_few_rows_give_no_verdict(

@@ -9,8 +9,9 @@ predictions themselves drift. Beside drift, each feature's share of missing valu
 in training) and each category feature's share of unknown categories are reported: rising
 shares are data-quality problems upstream. Each run writes an HTML report for people and a
 JSON summary for machines, both atomically. The verdict comes from Evidently's stat tests
-run column by column (``drift_tests``); the HTML report charts the predictions and every
-drifted feature (Evidently's ``ValueDrift``, which draws while it computes) and counts the
+run column by column (``drift_tests``). The HTML report opens with a table of every column's
+test, score and verdict (``drift_overview``), charts the predictions and every drifted
+feature (Evidently's ``ValueDrift``, which draws while it computes) and counts the
 data-quality shares of every feature: its cost grows with what went wrong, not with the
 table's width. The JSON summary has every feature's score.
 """
@@ -37,6 +38,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, MonitoringError
 from {{ cookiecutter.package_name }}.model import ModelMetadata
 from {{ cookiecutter.package_name }}.monitoring.diagnosis import Diagnosis
+from {{ cookiecutter.package_name }}.monitoring.drift_overview import DriftOverview
 from {{ cookiecutter.package_name }}.monitoring.drift_tests import (
     DriftResult,
     DriftTest,
@@ -220,11 +222,12 @@ def detect_drift(
     reference, current = (frame.astype({PREDICTION_COLUMN: str}) for frame in (reference, current))
 {%- endif %}
     results = run_drift_tests(tests, reference, current)
+    tested = {name: _column_drift(name, tests[name], results.get(name)) for name in tests}
     charted = [name for name in names if name in results and results[name].drifted]
-    snapshot = _run_report(reference, current, model.feature_schema, tests, charted)
+    snapshot = _run_report(reference, current, model.feature_schema, tests, charted, tested)
     shares = _quality_shares(snapshot.dict())
     features = [
-        _column_drift(name, tests[name], results.get(name)).model_copy(
+        tested[name].model_copy(
             update={
                 "missing_share": shares.get((MISSING_METRIC, name)),
                 "reference_missing_share": float(reference[name].isna().mean()),
@@ -234,9 +237,7 @@ def detect_drift(
         )
         for name in names
     ]
-    prediction = _column_drift(
-        PREDICTION_COLUMN, tests[PREDICTION_COLUMN], results.get(PREDICTION_COLUMN)
-    )
+    prediction = tested[PREDICTION_COLUMN]
     drifted = [feature.column for feature in features if feature.drifted]
     share = len(drifted) / len(features)
     drift = share >= settings.drift_share_threshold or prediction.drifted
@@ -362,8 +363,13 @@ def _run_report(
     schema: FeatureSchema,
     tests: dict[str, DriftTest],
     charted: list[str],
+    tested: dict[str, ColumnDrift],
 ) -> Any:  # an Evidently Snapshot (Evidently ships no type hints)
-    """Evidently's report: drift of the predictions and ``charted``, every feature's quality."""
+    """Evidently's report of the window: test results, drift charts, data quality.
+
+    A table of every column's test result first, then the charts of the predictions and of
+    ``charted``, then every feature's quality shares.
+    """
     definition = DataDefinition(
         numerical_columns=[name for name, test in tests.items() if test.numeric],
         categorical_columns=[name for name, test in tests.items() if not test.numeric],
@@ -385,10 +391,25 @@ def _run_report(
             if (bounds := plausible_range(feature)) is not None
         ),
     ]
-    return Report([*drift, *quality], include_tests=True).run(
+    overview = DriftOverview(rows=[_overview_row(column) for column in _drifted_first(tested)])
+    return Report([overview, *drift, *quality], include_tests=True).run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
     )
+
+
+def _drifted_first(tested: dict[str, ColumnDrift]) -> list[ColumnDrift]:
+    """The predictions, then the drifted features, then the stable ones (each in schema order)."""
+    features = [column for name, column in tested.items() if name != PREDICTION_COLUMN]
+    return [tested[PREDICTION_COLUMN], *sorted(features, key=lambda column: not column.drifted)]
+
+
+def _overview_row(column: ColumnDrift) -> list[str]:
+    """One row of the report's first table (see ``drift_overview``)."""
+    if column.score is None or column.threshold is None:
+        return [column.column, column.method, "no values", "", "drifted"]
+    verdict = "drifted" if column.drifted else "stable"
+    return [column.column, column.method, f"{column.score:.4g}", f"{column.threshold:g}", verdict]
 
 
 def _column_drift(name: str, test: DriftTest, result: DriftResult | None) -> ColumnDrift:
