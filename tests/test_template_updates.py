@@ -8,6 +8,7 @@ real commits of this repository, cloned, as a learner's `cruft update` would.
 import filecmp
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,14 @@ def commit_all(repo: Path, message: str) -> None:
     run(["git", *GIT_USER, "commit", "--quiet", "-m", message], cwd=repo)
 
 
+def cruft(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run cruft, whose cookiecutter's hook scripts go to pytest's temporary folder (conftest)."""
+    return run([tool("cruft"), *arguments], cwd=cwd, env={"TMPDIR": tempfile.gettempdir()})
+
+
 def cruft_update(project: Path) -> subprocess.CompletedProcess[str]:
     """`cruft update`, answering yes; fails the test on any conflict it leaves."""
-    result = run([tool("cruft"), "update", "--skip-apply-ask"], cwd=project)
+    result = cruft(["update", "--skip-apply-ask"], cwd=project)
     assert "Good work! Project's cruft has been updated" in result.stdout, result.stdout
     assert not list(project.rglob("*.rej")), "rejected hunks"
     status = run(["git", "status", "--porcelain"], cwd=project).stdout
@@ -62,10 +68,7 @@ def differences(left: Path, right: Path, ignore: list[str]) -> list[str]:
 def test_an_untouched_project_from_an_older_commit_updates_with_no_conflict(
     template: Path, tmp_path: Path
 ) -> None:
-    run(
-        [tool("cruft"), "create", "--no-input", "--checkout", OLDER_COMMIT, str(template)],
-        cwd=tmp_path,
-    )
+    cruft(["create", "--no-input", "--checkout", OLDER_COMMIT, str(template)], cwd=tmp_path)
     project = tmp_path / "my-ml-service"
     assert not (project / ".devcontainer").exists()
     run(["git", "init", "--quiet", "-b", "main"], cwd=project)
