@@ -980,8 +980,9 @@ def main() -> None:
             f"drift: reference and current frames of that many rows, {plan.drift_shifted} "
             f"features shifted by 0.5 sd, and the prediction with them: {plan.drift_shifted + 1}"
             " columns truly drifted; Evidently's tests are the verdict, the job adds the HTML"
-            " report (charts of the drifted columns, every column's data quality); peak memory"
-            " is the whole process (libraries, data, computation)",
+            " report (every column's test result, charts of the drifted columns, every"
+            " column's data quality); peak memory is the whole process (libraries, data,"
+            " computation)",
             "monitor: the whole command on a SQLite log of the trained model's reference rows"
             " (start-up, reading a sample of APP_DRIFT_MAX_ROWS, Evidently, both reports)",
             "virtualenv: the wheel and its locked dependencies, bytecode compiled, Python itself"
