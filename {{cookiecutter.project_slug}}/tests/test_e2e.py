@@ -26,6 +26,7 @@ from .helpers import (
     Record,
     Server,
     logged_request_ids,
+    metric_value,
     run_cli,
     wait_for_version,
     wait_until,
@@ -109,10 +110,8 @@ def test_two_workers_answer_metrics_for_both(
         assert httpx.post(f"{url}/predict", json={"features": record}).status_code == 200
     for _ in range(8):
         metrics = httpx.get(f"{url}/metrics").text
-        served = re.search(
-            r'^http_requests_total\{[^}]*path="/predict"[^}]*\} (\S+)$', metrics, re.M
-        )
-        assert served and float(served.group(1)) == 40, metrics
+        labels = {"method": "POST", "path": "/predict", "status": "200"}
+        assert metric_value(metrics, "http_requests_total", **labels) == 40, metrics
         assert 'model_info{version="v1"} 1.0' in metrics
     assert started.stop(signal.SIGTERM) in GRACEFUL_EXIT
     assert logged_rows(settings) == 40

@@ -3,7 +3,6 @@ a broken champion never takes a loaded model away, and serving needs no MLflow a
 
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from .helpers import (
     ADMIN_TOKEN,
     Record,
     free_port,
+    metric_value,
     train_version,
     wait_for_version,
     wait_until,
@@ -105,10 +105,7 @@ def test_a_broken_champion_keeps_the_old_model_serving(
 
 def failed_reloads(client: TestClient) -> float:
     """The server's count of failed model reloads."""
-    found = re.search(
-        r'^model_reloads_total\{outcome="failed"\} (\S+)$', client.get("/metrics").text, re.M
-    )
-    return float(found.group(1)) if found else 0.0
+    return metric_value(client.get("/metrics").text, "model_reloads_total", outcome="failed")
 
 
 def test_an_unreadable_champion_pointer_keeps_the_loaded_model_serving(
