@@ -11,6 +11,14 @@ for package in numpy scipy sklearn pandas matplotlib; do
         find "$folder" -depth -type d -name tests -exec rm -rf {} +
     fi
 done
+# ONNX Runtime's Python binding holds the whole runtime: its C library for native programs
+# (libonnxruntime.so, 35 MB) and its model tools (quantization, transformer optimisation) are
+# never loaded by it. Neither are ONNX's own backend test data (15 MB) nor plotly's JupyterLab
+# extension (9 MB, for notebooks).
+site=$(echo "$venv"/lib/python*/site-packages)
+rm -rf "$site"/onnxruntime/capi/libonnxruntime.so* "$site"/onnxruntime/quantization \
+    "$site"/onnxruntime/transformers "$site"/onnxruntime/tools "$site"/onnx/backend/test/data \
+    "$site"/jupyterlab_plotly
 # Not the libraries that wheels vendor in <package>.libs/: auditwheel rewrote them with
 # patchelf, and strip makes them unloadable ("ELF load command address/offset not
 # page-aligned").

@@ -8,11 +8,12 @@
    FastAPI endpoints served with the same uvicorn settings: one that runs the same fitted
    pipeline on a one-row array (the goal: at least 0.9x of it), one that returns a constant
    (the goal: at least 0.25x), at 8 and 32 requests in flight. Next to the same app with
-   micro-batching off (``APP_MICRO_BATCH_MAX_ROWS=1``), with the rows per model call. And the
-   bare pipeline endpoint with the model in Starlette's thread pool next to the same on the
-   event loop: the evidence for where ``/predict`` runs its model. The five servers run at
-   once and take turns under load (3 rounds of 5 s each), so that a machine slowing down
-   mid-run weighs on all of them alike.
+   micro-batching off (``APP_MICRO_BATCH_MAX_ROWS=1``), with the rows per model call, and
+   next to the same app with its preprocessing run by scikit-learn instead of the ONNX export
+   (``APP_PREPROCESSING_RUNTIME=scikit-learn``). And the bare pipeline endpoint with the
+   model in Starlette's thread pool next to the same on the event loop: the evidence for
+   where ``/predict`` runs its model. The six servers run at once and take turns under load
+   (3 rounds of 5 s each), so that a machine slowing down mid-run weighs on all of them alike.
 2. ``/predict/batch`` rows/s, at 100 and 1,000 records per request (the goal: 50,000 rows/s
    at 1,000), and the prediction-log rows lost meanwhile (the goal: none).
 3. Evidently's drift tests (the verdict: Wasserstein distance per column) next to a
@@ -73,6 +74,7 @@ CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
 JSON_HEADERS = {"Content-Type": "application/json"}
 REAL = "real app"
 UNBATCHED = "real app with micro-batching off (APP_MICRO_BATCH_MAX_ROWS=1)"
+SKLEARN_PREPROCESSING = "real app, preprocessing in scikit-learn (APP_PREPROCESSING_RUNTIME)"
 BARE = "bare FastAPI endpoint (constant)"
 BARE_PIPELINE = "bare FastAPI endpoint (same pipeline, one-row array)"
 BARE_THREADPOOL = "bare FastAPI endpoint (same pipeline, in the thread pool)"
@@ -432,7 +434,11 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
     # machine that slows down (other work, heat) slows them all alike, and the ratios hold.
     # The start of each is timed alone: the ones already started are idle meanwhile.
     servers = {}
-    for name, extra_env in [(REAL, {}), (UNBATCHED, {"APP_MICRO_BATCH_MAX_ROWS": "1"})]:
+    for name, extra_env in [
+        (REAL, {}),
+        (UNBATCHED, {"APP_MICRO_BATCH_MAX_ROWS": "1"}),
+        (SKLEARN_PREPROCESSING, {"APP_PREPROCESSING_RUNTIME": "scikit-learn"}),
+    ]:
         port = free_port()
         servers[name] = ([CLI, "serve"], {**env, "APP_PORT": str(port), **extra_env}, port)
     with_model = ["--model-dir", env["APP_MODEL_DIR"]]
@@ -478,17 +484,14 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
         for name in ["prediction_log_dropped_total", "prediction_log_errors_total"]
     )
     bare = {name: {n: pooled(r) for n, r in by_count.items()} for name, by_count in turns.items()}
-    real = bare.pop(REAL)  # the rest are the bare apps, and the real one unbatched
-    unbatched = bare.pop(UNBATCHED)
-
     for name, result in [
-        *((f"real app, {n} in flight", r) for n, r in real.items()),
-        *((f"real app unbatched, {n} in flight", r) for n, r in unbatched.items()),
         *((f"{name}, {n} in flight", r) for name, runs in bare.items() for n, r in runs.items()),
         *((f"batches of {size}", result) for size, result in batches.items()),
     ]:
         if result.failed:
             progress(f"warning: {result.failed} failed requests ({name})")
+    real = bare.pop(REAL)  # the rest are the bare apps, and the real one's variants
+    unbatched, sklearn_preprocessing = bare.pop(UNBATCHED), bare.pop(SKLEARN_PREPROCESSING)
     goals = {BARE_PIPELINE: ">= 0.9x", BARE: ">= 0.25x"}
     figures = [
         Figure("`train` seconds", train_seconds, "its fitting step", fit_seconds, "< 2x"),
@@ -542,6 +545,12 @@ def bench_api(plan: Plan, client: str, notes: list[str]) -> list[Figure]:
                 unbatched[connections].p99_ms,
             ),
             Figure(f"micro-batching: rows per model call {in_flight}", rows_per_call[connections]),
+            Figure(
+                f"ONNX preprocessing: requests/s {in_flight}",
+                result.per_second,
+                SKLEARN_PREPROCESSING,
+                sklearn_preprocessing[connections].per_second,
+            ),
         ]
         figures.append(
             Figure(

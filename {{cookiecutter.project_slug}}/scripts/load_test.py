@@ -45,7 +45,11 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
 )
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
 from {{ cookiecutter.package_name }}.schema import FeatureValue
-from {{ cookiecutter.package_name }}.train import fit_model, split_dataset
+from {{ cookiecutter.package_name }}.train import (
+    fit_model,
+    split_dataset,
+    with_onnx_export,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "{{ cookiecutter.project_slug }}"
@@ -292,7 +296,7 @@ def train_champion(settings: Settings, dataset: Dataset) -> str:
     """Train a model on ``dataset`` and promote it; return its version."""
     registry = open_registry(settings)
     split = split_dataset(dataset, settings)
-    trained = fit_model(dataset, split, settings)
+    trained = with_onnx_export(fit_model(dataset, split, settings), split)
     version = register_trained(registry, trained, dataset, split, "load test").version
     registry.promote(version, reason="load test")
     return version

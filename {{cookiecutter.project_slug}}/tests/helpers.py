@@ -53,7 +53,12 @@ from {{ cookiecutter.package_name }}.monitoring.traffic import (
     sample_records,
 )
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
-from {{ cookiecutter.package_name }}.train import Split, fit_model, split_dataset
+from {{ cookiecutter.package_name }}.train import (
+    Split,
+    fit_model,
+    split_dataset,
+    with_onnx_export,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("{{ cookiecutter.project_slug }}"))
@@ -126,6 +131,22 @@ def metric_value(metrics: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def assert_predictions_alike(
+    served: Sequence[Mapping[str, object]], expected: Sequence[Mapping[str, object]]
+) -> None:
+    """Predictions with the ONNX and with scikit-learn's preprocessing: alike up to float32."""
+    assert len(served) == len(expected)
+{%- if cookiecutter.__task == "classification" %}
+    assert [p["prediction"] for p in served] == [p["prediction"] for p in expected]
+    for ours, theirs in zip(served, expected, strict=True):
+        assert ours["probabilities"] == pytest.approx(theirs["probabilities"], abs=1e-4)
+{%- else %}
+    assert [p["prediction"] for p in served] == pytest.approx(
+        [p["prediction"] for p in expected], rel=1e-4, abs=1e-3
+    )
+{%- endif %}
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     """Poll ``condition`` until it holds; fail naming ``what`` did not happen in ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -169,7 +190,7 @@ def train_version(registry: ModelRegistry, settings: Settings) -> tuple[ModelMet
     """Fit on the configured dataset and register the model as the next version (not promoted)."""
     dataset = load_dataset(settings)
     split = split_dataset(dataset, settings)
-    trained = fit_model(dataset, split, settings)
+    trained = with_onnx_export(fit_model(dataset, split, settings), split)
     return register_trained(registry, trained, dataset, split, "test"), split
 
 

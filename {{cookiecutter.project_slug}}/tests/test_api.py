@@ -4,16 +4,18 @@ import json
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.schema import FeatureSchema
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.state import reload_model
 from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
-from .helpers import Record
+from .helpers import Record, assert_predictions_alike
 
 
 def test_health(served_client: TestClient) -> None:
@@ -46,6 +48,24 @@ def test_model_metadata(served_client: TestClient, record: Record) -> None:
     assert [f["name"] for f in body["feature_schema"]["features"]] == list(record)
     assert body["primary_metric"] in body["metrics"]
     assert body["created_at"]
+    assert body["onnx_sha256"]
+    assert body["preprocessing_runtime"] == "onnx"
+
+
+def test_both_preprocessing_runtimes_answer_alike(
+    served_settings: Settings,
+    served_client: TestClient,
+    features: pd.DataFrame,
+    schema: FeatureSchema,
+) -> None:
+    """APP_PREPROCESSING_RUNTIME=scikit-learn serves the pickled pipeline: the same answers."""
+    body = {"records": schema.records(features.head(200), "table")}
+    onnx = served_client.post("/predict/batch", json=body).json()["predictions"]
+    settings = served_settings.model_copy(update={"preprocessing_runtime": "scikit-learn"})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/model").json()["preprocessing_runtime"] == "scikit-learn"
+        scikit_learn = client.post("/predict/batch", json=body).json()["predictions"]
+    assert_predictions_alike(onnx, scikit_learn)
 
 
 def test_predict_one(served_client: TestClient, record: Record) -> None:

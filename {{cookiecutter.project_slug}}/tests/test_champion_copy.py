@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.io.registry import (
     open_registry,
 )
 from {{ cookiecutter.package_name }}.model import LoadedModel
+from {{ cookiecutter.package_name }}.preprocessing_onnx import ONNX_FILE
 from {{ cookiecutter.package_name }}.serving.model_holder import (
     ModelHolder,
     ModelNotReadyError,
@@ -81,7 +82,8 @@ def test_only_the_newest_versions_are_kept(registry: ModelRegistry, settings: Se
     for number in range(2, 6):
         metadata = v1.metadata.model_copy(update={"version": f"v{number}"})
         current = CurrentChampion(version=metadata.version, run_url="url")
-        write_copy(settings.model_dir, LoadedModel(metadata, v1.pipeline), model_bytes, current)
+        model = LoadedModel(metadata, v1.pipeline)
+        write_copy(settings.model_dir, model, {MODEL_FILE: model_bytes}, current)
     kept = sorted(path.name for path in folder.iterdir() if path.is_dir())
     assert kept == ["v3", "v4", "v5"]
     assert len(kept) == VERSIONS_KEPT
@@ -98,6 +100,20 @@ def test_a_damaged_copy_is_refused_naming_the_file(
     (version_folder / METADATA_FILE).unlink()
     with pytest.raises(RegistryError, match=f"{METADATA_FILE} is missing"):
         load_copy(settings.model_dir, "v1")
+
+
+def test_the_preprocessing_export_is_copied_checked_and_run(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    served = load_copy(settings.model_dir, "v1")
+    assert served.metadata.onnx_sha256 is not None
+    assert served.preprocessing is not None
+    assert load_copy(settings.model_dir, "v1", "scikit-learn").preprocessing is None
+    (copy_folder(settings.model_dir) / "v1" / ONNX_FILE).write_bytes(b"changed after the copy")
+    with pytest.raises(RegistryError, match=rf"model v1: {ONNX_FILE} is corrupt \(checksum"):
+        load_copy(settings.model_dir, "v1")
+    with pytest.raises(RegistryError, match=rf"{ONNX_FILE} is corrupt"):  # even if not run
+        load_copy(settings.model_dir, "v1", "scikit-learn")
 
 
 def test_a_model_folder_holds_one_models_champion(

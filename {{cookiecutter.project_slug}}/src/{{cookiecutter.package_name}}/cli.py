@@ -121,7 +121,7 @@ def train_challenger(
     """
     from {{ cookiecutter.package_name }}.examples import write_examples
     from {{ cookiecutter.package_name }}.io.tracking import register_trained
-    from {{ cookiecutter.package_name }}.train import fit_model
+    from {{ cookiecutter.package_name }}.train import fit_model, with_onnx_export
 
     dataset, split, schema = data.dataset, data.split, data.schema
     kinds = Counter(feature.kind for feature in schema.features)
@@ -138,6 +138,8 @@ def train_challenger(
         f"{len(dataset.features)} rows), evaluating on the other {len(split.test_features)}"
     ):
         trained = fit_model(dataset, split, settings, schema)
+    with step("Exporting the preprocessing to ONNX (for the API), checked on the held-out split"):
+        trained = with_onnx_export(trained, split)
     with step(f"Recording the run and registering the model in MLflow ({registry.where})"):
         metadata = register_trained(registry, trained, dataset, split, run_name)
     written = write_examples(schema, split.test_features, settings.examples_dir)

@@ -4,8 +4,9 @@ The schema (which columns are features, their kinds, categories and nullability)
 from the whole table; the pipeline learns only from the training split.
 """
 
+import logging
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,10 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC, Weights, evaluate
 from {{ cookiecutter.package_name }}.features import build_pipeline
 from {{ cookiecutter.package_name }}.model import ModelMetadata
+from {{ cookiecutter.package_name }}.preprocessing_onnx import (
+    ExportError,
+    export_preprocessing,
+)
 from {{ cookiecutter.package_name }}.schema import (
     PREDICTION_COLUMN,
     FeatureSchema,
@@ -29,6 +34,7 @@ from {{ cookiecutter.package_name }}.schema import (
 )
 
 TASK = "{{ cookiecutter.__task }}"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,16 @@ class Split:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted pipeline, its (not yet registered) metadata and its drift reference sample."""
+    """A fitted pipeline, its (not yet registered) metadata and its drift reference sample.
+
+    ``preprocessing_onnx`` is the pipeline's preprocessing exported to ONNX (what the API
+    runs): see :func:`with_onnx_export`. None: not exported.
+    """
 
     pipeline: Pipeline
     metadata: ModelMetadata
     reference: pd.DataFrame
+    preprocessing_onnx: bytes | None = None
 
 
 def split_dataset(dataset: Dataset, settings: Settings) -> Split:
@@ -116,6 +127,21 @@ def fit_model(
         },
     )
     return TrainedModel(pipeline=pipeline, metadata=metadata, reference=reference)
+
+
+def with_onnx_export(trained: TrainedModel, split: Split) -> TrainedModel:
+    """``trained`` with its preprocessing exported to ONNX, checked on the held-out split.
+
+    If it cannot be exported, the warning says why, and the API will run scikit-learn's.
+    """
+    schema = trained.metadata.feature_schema
+    check = schema.to_matrix(split.test_features, "held-out split")
+    try:
+        exported = export_preprocessing(trained.pipeline, schema, check)
+    except ExportError as exc:
+        logger.warning("no ONNX export of the preprocessing (the API runs scikit-learn's): %s", exc)
+        return trained
+    return replace(trained, preprocessing_onnx=exported)
 
 
 def _fit(pipeline: Pipeline, matrix: npt.NDArray[Any], split: Split, settings: Settings) -> None:

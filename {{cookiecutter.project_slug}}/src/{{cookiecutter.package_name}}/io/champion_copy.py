@@ -5,7 +5,8 @@ rollback also copies the new champion's verified files into ``APP_MODEL_DIR/cham
 
     current.json        which version to serve, its run's page in the MLflow UI, the model name
     v3/model.pkl        the pickled pipeline
-    v3/metadata.json    its metadata (with the SHA-256 of model.pkl that MLflow recorded)
+    v3/preprocessing.onnx  its preprocessing exported to ONNX, if training could export it
+    v3/metadata.json    its metadata (with the SHA-256 of each of the files above)
 
 ``current.json`` is replaced atomically, after the version's files are complete, so a reader
 sees the old champion or the new one, never half of one. The API polls it and checks every
@@ -28,13 +29,17 @@ from pydantic import BaseModel, ValidationError
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.atomic import write_atomic
+from {{ cookiecutter.package_name }}.config import PreprocessingRuntime
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
+from {{ cookiecutter.package_name }}.preprocessing_onnx import ONNX_FILE, OnnxPreprocessing
 
 COPY_DIR = "champion"
 CURRENT_FILE = "current.json"
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
+ModelFiles = dict[str, bytes]
+"""A version's files by name: ``model.pkl``, and ``preprocessing.onnx`` if it has one."""
 VERSIONS_KEPT = 3
 """Version folders kept: the champion and the two before it (an API may still be reading one)."""
 NOTHING_TO_SERVE = (
@@ -57,24 +62,28 @@ def copy_folder(model_dir: Path) -> Path:
 
 
 def write_copy(
-    model_dir: Path, model: LoadedModel, model_bytes: bytes, current: CurrentChampion
+    model_dir: Path, model: LoadedModel, files: ModelFiles, current: CurrentChampion
 ) -> None:
     """Copy a verified version's files, then make it the one to serve (one atomic rename)."""
-    stage_version(model_dir, model.metadata, model_bytes)
+    stage_version(model_dir, model.metadata, files)
     point_at(model_dir, current)
 
 
-def stage_version(model_dir: Path, metadata: ModelMetadata, model_bytes: bytes) -> None:
+def stage_version(model_dir: Path, metadata: ModelMetadata, files: ModelFiles) -> None:
     """Write a version's folder in the copy, unless a complete one is there already."""
     folder = copy_folder(model_dir)
     target = folder / metadata.version
-    if (target / METADATA_FILE).is_file() and _sha256(target / MODEL_FILE) == metadata.sha256:
+    if (target / METADATA_FILE).is_file() and all(
+        _sha256(target / name) == hashlib.sha256(content).hexdigest()
+        for name, content in files.items()
+    ):
         return
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".{metadata.version}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    (staging / MODEL_FILE).write_bytes(model_bytes)
+    for name, content in files.items():
+        (staging / name).write_bytes(content)
     (staging / METADATA_FILE).write_text(metadata.model_dump_json(indent=2))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -120,34 +129,64 @@ def refuse_other_models(model_dir: Path, current: CurrentChampion | None, model_
         )
 
 
-def load_copy(model_dir: Path, version: str) -> LoadedModel:
-    """Load a version of the copy after checking its model file against its SHA-256."""
+def load_copy(model_dir: Path, version: str, runtime: PreprocessingRuntime = "onnx") -> LoadedModel:
+    """Load a version of the copy after checking its files against their SHA-256."""
     folder = copy_folder(model_dir) / version
     try:
         metadata = ModelMetadata.model_validate_json((folder / METADATA_FILE).read_bytes())
-        model_bytes = (folder / MODEL_FILE).read_bytes()
+        files = {MODEL_FILE: (folder / MODEL_FILE).read_bytes()}
+        if metadata.onnx_sha256 is not None:
+            files[ONNX_FILE] = (folder / ONNX_FILE).read_bytes()
     except FileNotFoundError as exc:
         raise RegistryError(f"model {version}: {exc.filename} is missing") from None
     except ValidationError as exc:
         raise RegistryError(
             f"model {version}: {METADATA_FILE} is corrupt ({exc.error_count()} errors)"
         ) from None
-    pipeline = unpickle_verified(version, model_bytes, metadata.sha256)
-    return LoadedModel(metadata=metadata, pipeline=pipeline)
+    return load_verified(metadata, files, metadata.sha256, runtime)
 
 
-def unpickle_verified(version: str, model_bytes: bytes, expected_sha256: str | None) -> Pipeline:
-    """Unpickle a model file whose SHA-256 is the one the registry recorded, or fail clearly."""
-    if hashlib.sha256(model_bytes).hexdigest() != expected_sha256:
-        problem = "no checksum tag" if expected_sha256 is None else "checksum mismatch"
-        raise RegistryError(f"model {version}: {MODEL_FILE} is corrupt ({problem})")
+def load_verified(
+    metadata: ModelMetadata,
+    files: ModelFiles,
+    model_sha256: str | None,
+    runtime: PreprocessingRuntime,
+) -> LoadedModel:
+    """A version from its files, each checked against the SHA-256 the registry recorded.
+
+    The pipeline's preprocessing runs in ONNX Runtime if the version has an export and
+    ``runtime`` is ``onnx``.
+    """
+    version = metadata.version
+    _verify(version, MODEL_FILE, files[MODEL_FILE], model_sha256)
     try:
         # Unpickling runs code: only a file whose checksum the registry recorded (above).
-        pipeline: Pipeline = pickle.loads(model_bytes)  # noqa: S301 # nosec B301 - checksum verified
+        pipeline: Pipeline = pickle.loads(files[MODEL_FILE])  # noqa: S301 # nosec B301 - checksum verified
     except Exception as exc:  # e.g. saved by an incompatible scikit-learn
-        cause = str(exc) or type(exc).__name__
-        raise RegistryError(f"model {version}: {MODEL_FILE} cannot be loaded ({cause})") from None
-    return pipeline
+        raise RegistryError(_unloadable(version, MODEL_FILE, exc)) from None
+    exported = files.get(ONNX_FILE)
+    if exported is None:
+        return LoadedModel(metadata=metadata, pipeline=pipeline)
+    _verify(version, ONNX_FILE, exported, metadata.onnx_sha256)
+    if runtime != "onnx":
+        return LoadedModel(metadata=metadata, pipeline=pipeline)
+    try:
+        preprocessing = OnnxPreprocessing(exported, metadata.feature_schema)
+    except Exception as exc:  # ONNX Runtime's own exception types
+        raise RegistryError(_unloadable(version, ONNX_FILE, exc)) from None
+    return LoadedModel(metadata=metadata, pipeline=pipeline, preprocessing=preprocessing)
+
+
+def _verify(version: str, name: str, content: bytes, expected_sha256: str | None) -> None:
+    """Fail clearly unless ``content`` has the SHA-256 that the registry recorded."""
+    if hashlib.sha256(content).hexdigest() != expected_sha256:
+        problem = "no checksum tag" if expected_sha256 is None else "checksum mismatch"
+        raise RegistryError(f"model {version}: {name} is corrupt ({problem})")
+
+
+def _unloadable(version: str, name: str, exc: Exception) -> str:
+    cause = (str(exc) or type(exc).__name__).splitlines()[0]
+    return f"model {version}: {name} cannot be loaded ({cause})"
 
 
 def _sha256(path: Path) -> str | None:

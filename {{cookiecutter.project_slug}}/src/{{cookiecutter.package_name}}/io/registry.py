@@ -5,12 +5,14 @@ A version is an MLflow model version, shown as ``v3``. Its training run holds th
 the artifact folder ``model/``::
 
     MLmodel, model.pkl, ...  an MLflow scikit-learn model, with its signature and an input example
+    preprocessing.onnx       its preprocessing exported to ONNX, if it could be (the API runs it)
     metadata.json            metrics, feature schema, data checksum, library versions
     reference.csv            a sample of the training data with predictions: the drift baseline
 
 - The alias ``champion`` marks the version being served; ``challenger`` the newest version
   registered and not promoted yet. Promotion and rollback move ``champion``.
-- Every version is tagged with the SHA-256 of its ``model.pkl``, and every load checks it.
+- Every version is tagged with the SHA-256 of its ``model.pkl`` (its ``metadata.json`` holds
+  that of ``preprocessing.onnx``), and every load checks them.
 - The registered model's tag ``champion_history`` lists the champions, oldest first: rollback
   returns to the one before. Promotions through one model folder queue on a file lock.
 - Every promotion, rollback and retraining decision is also appended to the audit log.
@@ -43,14 +45,16 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
+    ModelFiles,
+    load_verified,
     point_at,
     read_current,
     refuse_other_models,
     stage_version,
-    unpickle_verified,
     write_copy,
 )
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
+from {{ cookiecutter.package_name }}.preprocessing_onnx import ONNX_FILE
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
 if TYPE_CHECKING:
@@ -124,6 +128,7 @@ class ModelRegistry:
         self.ui_url = settings.mlflow_ui_url.rstrip("/")
         self.experiment_name = settings.model_name
         self._folder = settings.model_dir
+        self._runtime = settings.preprocessing_runtime
         self._local_artifacts = (
             (settings.model_dir / ARTIFACTS_DIR).resolve().as_uri()
             if self.uri.startswith("sqlite:")
@@ -164,10 +169,16 @@ class ModelRegistry:
                 self.client.set_terminated(run.info.run_id, status=status)
 
     def register(
-        self, pipeline: Pipeline, metadata: ModelMetadata, reference: pd.DataFrame, run_id: str
+        self,
+        pipeline: Pipeline,
+        metadata: ModelMetadata,
+        reference: pd.DataFrame,
+        run_id: str,
+        preprocessing_onnx: bytes | None = None,
     ) -> ModelMetadata:
         """Log a fitted pipeline to ``run_id`` and register it as the next version.
 
+        ``preprocessing_onnx`` (the preprocessing's ONNX export, if any) is logged with it.
         The new version gets the ``challenger`` alias. Its version, run and SHA-256 fields of
         ``metadata`` are assigned here.
         """
@@ -191,7 +202,13 @@ class ModelRegistry:
                 ],
             )
             checksum = hashlib.sha256((folder / MODEL_FILE).read_bytes()).hexdigest()
-            final = metadata.model_copy(update={"sha256": checksum, "run_id": run_id})
+            onnx_checksum = None
+            if preprocessing_onnx is not None:
+                (folder / ONNX_FILE).write_bytes(preprocessing_onnx)
+                onnx_checksum = hashlib.sha256(preprocessing_onnx).hexdigest()
+            final = metadata.model_copy(
+                update={"sha256": checksum, "run_id": run_id, "onnx_sha256": onnx_checksum}
+            )
             (folder / METADATA_FILE).write_text(final.model_dump_json(indent=2))
             reference.to_csv(folder / REFERENCE_FILE, index=False)
             with self._mlflow("cannot register the model"):
@@ -244,15 +261,17 @@ class ModelRegistry:
         return metadata.model_copy(update={"version": f"v{found.version}"})
 
     def load(self, version: str) -> LoadedModel:
-        """Load a version after checking its model file against the version's SHA-256 tag."""
-        return self._load_with_bytes(version)[0]
+        """Load a version after checking its files against the SHA-256 the registry recorded."""
+        return self._load_with_files(version)[0]
 
-    def _load_with_bytes(self, version: str) -> tuple[LoadedModel, bytes]:
+    def _load_with_files(self, version: str) -> tuple[LoadedModel, ModelFiles]:
         found = self._model_version(version)
         metadata = self._metadata(version, found)
-        model_bytes = self._artifact(version, found, MODEL_FILE)
-        pipeline = unpickle_verified(version, model_bytes, found.tags.get(CHECKSUM_TAG))
-        return LoadedModel(metadata=metadata, pipeline=pipeline), model_bytes
+        files = {MODEL_FILE: self._artifact(version, found, MODEL_FILE)}
+        if metadata.onnx_sha256 is not None:
+            files[ONNX_FILE] = self._artifact(version, found, ONNX_FILE)
+        model = load_verified(metadata, files, found.tags.get(CHECKSUM_TAG), self._runtime)
+        return model, files
 
     def reference(self, version: str) -> pd.DataFrame:
         """The training reference sample of a version (features and predictions)."""
@@ -298,7 +317,7 @@ class ModelRegistry:
         A version that would break the champion's clients (see :func:`schema_change`) is
         refused unless ``allow_schema_change``.
         """
-        candidate, model_bytes = self._load_with_bytes(version)
+        candidate, files = self._load_with_files(version)
         version = candidate.version
         with self._locked():
             previous = self.champion()
@@ -313,7 +332,7 @@ class ModelRegistry:
                         "they are ready"
                     )
             history = [v for v in self._history() if v != version] + [version]
-            self._move_champion(candidate, model_bytes, history)
+            self._move_champion(candidate, files, history)
             if (challenger := self._alias(CHALLENGER)) and f"v{challenger.version}" == version:
                 with self._mlflow("cannot clear the challenger alias"):
                     self.client.delete_registered_model_alias(self.name, CHALLENGER)
@@ -327,8 +346,8 @@ class ModelRegistry:
             if not history:
                 raise RegistryError("no previous champion to roll back to")
             target = history[-1]
-            model, model_bytes = self._load_with_bytes(target)
-            self._move_champion(model, model_bytes, history)
+            model, files = self._load_with_files(target)
+            self._move_champion(model, files, history)
         audit.record(self.audit_log, "rollback", version=target, previous=current, reason=reason)
         return target
 
@@ -344,8 +363,8 @@ class ModelRegistry:
                 return None
             current = self._current_copy()
             if current is None or current.version != champion:
-                model, model_bytes = self._load_with_bytes(champion)
-                write_copy(self._folder, model, model_bytes, self._copy_of(model))
+                model, files = self._load_with_files(champion)
+                write_copy(self._folder, model, files, self._copy_of(model))
         return champion
 
     @property
@@ -355,13 +374,13 @@ class ModelRegistry:
 
     # Internals -----------------------------------------------------------------------------
 
-    def _move_champion(self, model: LoadedModel, model_bytes: bytes, history: list[str]) -> None:
+    def _move_champion(self, model: LoadedModel, files: ModelFiles, history: list[str]) -> None:
         """Stage the champion's copy, move the alias, then point the copy at it.
 
         In that order, a failure at any step leaves the API serving the previous champion.
         """
         version, current = model.version, self._copy_of(model)  # reads MLflow: before any move
-        stage_version(self._folder, model.metadata, model_bytes)
+        stage_version(self._folder, model.metadata, files)
         with self._mlflow(f"cannot make {version} the champion"):
             self.client.set_registered_model_tag(
                 self.name, HISTORY_TAG, json.dumps(history[-HISTORY_KEPT:])

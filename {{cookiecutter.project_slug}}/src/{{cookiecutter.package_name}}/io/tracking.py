@@ -32,7 +32,10 @@ def register_trained(
     tags = {"git_commit": git_commit(), "template_version": TEMPLATE_VERSION}
     with registry.run(run_name, tags) as run_id:
         log_training(registry, run_id, trained, dataset, split)
-        return registry.register(trained.pipeline, trained.metadata, trained.reference, run_id)
+        onnx = trained.preprocessing_onnx
+        return registry.register(
+            trained.pipeline, trained.metadata, trained.reference, run_id, onnx
+        )
 
 
 def log_training(

@@ -80,7 +80,8 @@ class ModelHolder:
                     return False
                 if self._model is not None and self._model.version == current.version:
                     return False
-                loaded = load_copy(model_dir, current.version)
+                runtime = self._settings.preprocessing_runtime
+                loaded = load_copy(model_dir, current.version, runtime)
             except RegistryError as exc:
                 if self._model is None:
                     self._not_ready_reason = str(exc)

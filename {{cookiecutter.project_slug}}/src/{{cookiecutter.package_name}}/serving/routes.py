@@ -105,6 +105,7 @@ async def model_metadata(served: Served) -> ModelResponse:
         **dict(metadata),
         mlflow_version=int(metadata.version.removeprefix("v")),
         run_url=served.run_url,
+        preprocessing_runtime=served.model.preprocessing_runtime,
     )
 
 

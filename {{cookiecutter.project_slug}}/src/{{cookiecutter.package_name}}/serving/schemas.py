@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field{{ ", StrictInt, StrictStr" if cookiecutter.__task == "classification" else "" }}
 
+from {{ cookiecutter.package_name }}.config import PreprocessingRuntime
 from {{ cookiecutter.package_name }}.model import ModelMetadata, Prediction
 
 
@@ -31,6 +32,10 @@ class ModelResponse(ModelMetadata):
 
     mlflow_version: int
     run_url: str
+    preprocessing_runtime: PreprocessingRuntime = Field(
+        description="onnx: the version's ONNX export runs the preprocessing; scikit-learn: "
+        "the pickled pipeline does (no export, or APP_PREPROCESSING_RUNTIME=scikit-learn)"
+    )
 
 
 class ErrorResponse(BaseModel):
