@@ -18,6 +18,7 @@ FIGURES = {
     "`--help` seconds": (1, "< 1 s"),  # the bare interpreter's start
     "`train` seconds": (1, "< 2x"),  # its own fitting step
     "`train` (MLflow included) seconds": (1, ""),  # a fresh process that loads and fits alone
+    "`train`'s ONNX export step, seconds": (1, ""),  # its own fitting step
     "`serve` to its first /predict, seconds": (1, "< 3 s"),  # a bare FastAPI app's
     "/predict requests/s": (2, "x"),  # the same pipeline on a one-row array, and a constant
     "/predict p50 latency (ms)": (2, ""),
@@ -25,6 +26,7 @@ FIGURES = {
     "micro-batching: requests/s": (1, ""),  # the same app, each request scored alone
     "micro-batching: p99 latency (ms)": (1, ""),
     "micro-batching: rows per model call": (0, ""),
+    "ONNX preprocessing: requests/s": (1, ""),  # the same app on scikit-learn's preprocessing
     "bare pipeline requests/s, model in the thread pool": (1, ""),  # vs on the event loop
     "/predict/batch rows/s (100 per request)": (0, ""),
     "/predict/batch rows/s (1000 per request)": (0, ">= 50,000"),
