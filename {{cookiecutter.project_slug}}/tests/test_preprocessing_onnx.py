@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
@@ -90,7 +90,11 @@ def test_a_step_without_an_onnx_converter_leaves_scikit_learns_preprocessing(
             [
                 (
                     "numeric",
-                    make_pipeline(SimpleImputer(strategy="median"), FunctionTransformer(np.abs)),
+                    make_pipeline(
+                        SimpleImputer(strategy="median"),
+                        FunctionTransformer(np.abs),
+                        StandardScaler(),
+                    ),
                     schema.positions("numeric"),
                 )
             ]
@@ -119,8 +123,8 @@ def test_onnx_runtime_sends_no_telemetry(exported: TrainedModel, tmp_path: Path)
     home.mkdir()
     serve_an_export = (
         "import pathlib, sys\n"
-        "from {{ cookiecutter.package_name }}.preprocessing_onnx import OnnxPreprocessing\n"
-        "from {{ cookiecutter.package_name }}.schema import FeatureSchema\n"
+        f"from {OnnxPreprocessing.__module__} import OnnxPreprocessing\n"
+        f"from {FeatureSchema.__module__} import FeatureSchema\n"
         "folder = pathlib.Path(sys.argv[1])\n"
         "schema = FeatureSchema.model_validate_json((folder / 'schema.json').read_text())\n"
         "OnnxPreprocessing((folder / 'preprocessing.onnx').read_bytes(), schema)\n"
