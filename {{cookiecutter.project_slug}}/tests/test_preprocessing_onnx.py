@@ -111,7 +111,7 @@ def test_a_step_without_an_onnx_converter_leaves_scikit_learns_preprocessing(
 
 
 def test_onnx_runtime_sends_no_telemetry(exported: TrainedModel, tmp_path: Path) -> None:
-    """ONNX Runtime's telemetry is on by default on Linux (1.2x): the project turns it off.
+    """ONNX Runtime's telemetry is on by default on Linux (1.32): the project turns it off.
 
     Turned on, it keeps a device id and an event queue in ``~/.cache`` and uploads them. The
     API's process starts without CI's variables here: ONNX Runtime is silent on CI anyway.

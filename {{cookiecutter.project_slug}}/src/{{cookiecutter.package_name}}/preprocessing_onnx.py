@@ -2,8 +2,8 @@
 
 A call of the scikit-learn pipeline costs about 2 ms whatever its rows, most of it checking
 and dispatching in each step of the preprocessing. ONNX Runtime runs the same fitted steps
-(imputers, scaler, one-hot encoder) in a few hundredths of that, so the API, which scores a
-few rows at a time, serves several times more requests per core (``make bench``).
+(imputers, scaler, one-hot encoder) in about a twentieth of that, so the API, which scores
+a few rows at a time, serves more requests per core (``make bench`` shows how many more).
 
 - ``train`` exports the fitted preprocessing (skl2onnx) next to ``model.pkl``, and keeps the
   export only if it gives scikit-learn's features on the held-out split. Otherwise the
@@ -13,9 +13,9 @@ few rows at a time, serves several times more requests per core (``make bench``)
   significant digits (the check above bounds the difference), and a number beyond float32's
   range (about 3.4e38) cannot be scored (the API answers 422).
 - ``APP_PREPROCESSING_RUNTIME=scikit-learn`` serves without the export.
-- ONNX Runtime (1.2x on Linux) sends usage telemetry to Microsoft and keeps a device id in
-  ``~/.cache`` unless ``ORT_DISABLE_TELEMETRY=1`` is set before it loads: this module sets it
-  (set it to 0 yourself to allow telemetry).
+- Recent ONNX Runtime releases (1.32 here) send usage telemetry to Microsoft from Linux too,
+  and keep a device id in ``~/.cache``, unless ``ORT_DISABLE_TELEMETRY=1`` is set before they
+  load: this module sets it (set it to 0 yourself to allow telemetry).
 
 skl2onnx is imported only to export, and ONNX Runtime only to serve an export.
 """
