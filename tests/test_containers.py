@@ -70,7 +70,8 @@ def test_milestone_2_builds_and_smoke_tests_the_image_and_the_api_image_is_lean(
     assert "PASS the image answers /ready and /predict" in milestone.stdout
 
     api_image = f"{project.name}:local"
-    for library in ("evidently", "mlflow"):  # the API serves the champion's copy: no MLflow
+    # The API serves the champion's copy (no MLflow) through ONNX Runtime (no pandas).
+    for library in ("evidently", "mlflow", "pandas"):
         imports = ["--entrypoint", "python", api_image, "-c", f"import {library}"]
         assert docker("run", "--rm", *imports, cwd=project, check=False).returncode != 0
     monitor = docker("run", "--rm", api_image, "monitor", cwd=project, check=False)
@@ -79,6 +80,10 @@ def test_milestone_2_builds_and_smoke_tests_the_image_and_the_api_image_is_lean(
     train = docker("run", "--rm", api_image, "train", cwd=project, check=False)
     assert train.returncode == 1
     assert train.stderr.startswith("error: the model registry needs the jobs extra")
+    predict = docker("run", "--rm", api_image, "predict", "x.csv", cwd=project, check=False)
+    assert predict.returncode == 1
+    assert predict.stderr.startswith("error: this command needs the jobs extra")
+    assert "No module named 'pandas'" in predict.stderr
     user = docker("run", "--rm", "--entrypoint", "id", api_image, "-u", cwd=project)
     assert user.stdout.strip() == "10001"
 

@@ -3,8 +3,8 @@
 Python writes a module's bytecode (``__pycache__/*.pyc``) when it first imports it, if it may
 write there. In the image the app user may not, so a module without bytecode is compiled again
 at every start: without any, `serve` imports its libraries in 7.9 s instead of 1.8 s. Compiling
-everything (``uv sync --compile-bytecode``, as the monitor image does) costs 69 MB in the API
-image, and serving imports 43 MB of it.
+everything (``uv sync --compile-bytecode``, as the monitor image does) costs 65 MB in the API
+image, and serving imports 36 MB of it.
 
 So, as root in the builder, this starts and stops the app as `serve` would: the CLI, the app
 with its lifespan on a throwaway model folder and SQLite prediction log, in uvicorn's event

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     ensure_table,
     predictions,
 )
-from {{ cookiecutter.package_name }}.schema import infer_schema
+from {{ cookiecutter.package_name }}.schema_inference import infer_schema
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.contract import RequestContract
 

@@ -7,10 +7,12 @@ import re
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from {{ cookiecutter.package_name }}.cli import JOBS_EXTRA
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.evaluation import at_least_as_good
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
@@ -35,6 +37,19 @@ from .helpers import (
 pytestmark = pytest.mark.e2e
 WEAKER_PARAMS = '{{ '{"C": 0.0001}' if cookiecutter.__task == "classification" else '{"alpha": 1000000}' }}'
 """Hyper-parameters that leave the model next to no signal (see APP_MODEL_PARAMS)."""
+WITHOUT_JOBS_EXTRA = f"""\
+import sys
+
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {sorted(JOBS_EXTRA)!r}:
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
+
+
+sys.meta_path.insert(0, Absent())
+"""
+"""A ``sitecustomize`` that makes the jobs extra's modules unimportable, as in the API image."""
 
 
 @pytest.fixture
@@ -68,6 +83,32 @@ def test_train_serve_predict_over_http(server: tuple[httpx.Client, Server], reco
     assert len(batch.json()["predictions"]) == 10
     assert client.post("/predict", json={"features": {}}).status_code == 422
     assert "http_requests_total" in client.get("/metrics").text
+
+
+def test_the_api_serves_without_the_jobs_extra(
+    registry: ModelRegistry,
+    env: dict[str, str],
+    serve: Callable[[dict[str, str]], Server],
+    record: Record,
+    tmp_path: Path,
+) -> None:
+    """What the API image holds: ``serve`` answers without pandas, MLflow or Evidently, and
+    every command that needs them says so in one ``error:`` line."""
+    site = tmp_path / "without-jobs-extra"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WITHOUT_JOBS_EXTRA)
+    lean = {**env, "PYTHONPATH": str(site)}
+    with httpx.Client(base_url=serve(lean).base_url, timeout=10) as client:
+        assert client.post("/predict", json={"features": record}).status_code == 200
+        batch = client.post("/predict/batch", json={"records": [record] * 5})
+        assert len(batch.json()["predictions"]) == 5
+        assert client.get("/model").json()["preprocessing_runtime"] == "onnx"
+    commands = [["train"], ["evaluate"], ["predict", "x.csv"], ["models", "list"], ["monitor"]]
+    for command in commands:
+        result = run_cli(lean, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        [line] = result.stderr.splitlines()
+        assert line.startswith("error: ") and "needs the jobs extra" in line, (command, line)
 
 
 def test_promotion_under_load_and_graceful_shutdown_lose_nothing(

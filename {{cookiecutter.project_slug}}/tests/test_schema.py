@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import DataError
-from {{ cookiecutter.package_name }}.schema import FeatureSchema, infer_schema
+from {{ cookiecutter.package_name }}.schema import FeatureSchema
+from {{ cookiecutter.package_name }}.schema_inference import infer_schema
 
 from .helpers import mixed_table
 
@@ -99,6 +100,10 @@ def test_normalise_converts_kinds_and_checks_values() -> None:
     gap["auto pay"] = pd.Series([None, True], dtype=object)
     with pytest.raises(DataError, match=r"missing values in 'auto pay' \(1 rows\)"):
         schema.normalise(gap, "f.csv")
+    nested = frame.copy()  # a JSON record can hold a list: refused like any other value
+    nested["auto pay"] = pd.Series([True, [1]], dtype=object)
+    with pytest.raises(DataError, match=r"'auto pay' must be true or false; got \[1\]"):
+        schema.normalise(nested, "f.csv")
 
 
 def test_absent_nullable_columns_are_missing_and_others_are_refused() -> None:

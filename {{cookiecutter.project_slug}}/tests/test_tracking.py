@@ -1,8 +1,11 @@
 """Experiment tracking end to end: two trainings from the CLI, read back through MLflow's client,
 and a running app that follows the champion alias both ways without a restart."""
 
+import json
+import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -10,9 +13,14 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_csv, load_dataset
 from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
 from {{ cookiecutter.package_name }}.io.registry import CHAMPION, open_registry
-from {{ cookiecutter.package_name }}.io.tracking import TEMPLATE_VERSION
+from {{ cookiecutter.package_name }}.io.tracking import (
+    SCHEMA_SAMPLE_ROWS,
+    TEMPLATE_VERSION,
+    _dataset_input,
+)
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
 from .helpers import refreshed_data, wait_for_version
@@ -80,3 +88,30 @@ def test_two_trainings_are_two_runs_two_versions_and_the_gate_picks_the_champion
             result = cli.invoke(app, move)
             assert result.exit_code == 0, result.output
             wait_for_version(http, "v1" if before == "v2" else "v2")
+
+
+def test_a_runs_dataset_input_describes_the_whole_table(settings: Settings, tmp_path: Path) -> None:
+    """The schema MLflow infers from a few rows of the table is the one it infers from all of
+    them; the row count is the whole table's; a CSV file is the source, without a warning."""
+    from mlflow.data import sources  # noqa: PLC0415
+    from mlflow.data.pandas_dataset import from_pandas  # noqa: PLC0415
+
+    dataset = load_dataset(settings)
+    table = dataset.features.assign(**{str(dataset.target.name): dataset.target})
+    gappy = table.isna().any(axis=1)  # every gap after the first rows, which MLflow reads
+    head = table[~gappy].sample(3 * SCHEMA_SAMPLE_ROWS, replace=True, random_state=0)
+    path = tmp_path / "table.csv"
+    pd.concat([head, table[gappy]]).to_csv(path, index=False)
+    large = load_csv(path, str(dataset.target.name))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        entity = _dataset_input(large).dataset
+    assert not [w for w in caught if "can be interpreted in multiple ways" in str(w.message)]
+
+    whole = large.features.assign(**{str(large.target.name): large.target})
+    source = sources.LocalArtifactDatasetSource(str(path))  # type: ignore[attr-defined]
+    inferred = from_pandas(whole, source=source).schema
+    assert inferred is not None
+    assert json.loads(entity.schema) == {"mlflow_colspec": inferred.to_dict()}
+    assert json.loads(entity.profile) == {"num_rows": len(whole), "num_elements": whole.size}
+    assert json.loads(entity.source) == {"uri": str(path.resolve())}

@@ -2,7 +2,14 @@
 
 import json
 
+{% if cookiecutter.__task == "classification" -%}
+import numpy as np
+import pandas as pd
+{% endif -%}
 import pytest
+{%- if cookiecutter.__task == "classification" %}
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
@@ -10,6 +17,10 @@ from {{ cookiecutter.package_name }}.evaluation import (
     HIGHER_IS_BETTER,
     PRIMARY_METRIC,
     at_least_as_good,
+{%- if cookiecutter.__task == "classification" %}
+    roc_auc,
+    score_labels,
+{%- endif %}
 )
 from {{ cookiecutter.package_name }}.model import LoadedModel
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
@@ -68,3 +79,28 @@ def test_gate_rule_respects_metric_direction_and_tolerance() -> None:
     assert at_least_as_good(0.85, 0.85)
     assert not at_least_as_good(worse, better)
     assert at_least_as_good(worse, better, tolerance=0.2)
+{%- if cookiecutter.__task == "classification" %}
+
+
+def test_text_labels_score_as_scikit_learn_scores_them(settings: Settings) -> None:
+    """The metrics run on integer codes of text labels (faster): the scores are the same."""
+    rng = np.random.default_rng(0)
+    actual, predicted = (rng.choice(["no", "yes", "maybe"], 500) for _ in range(2))
+    weights = pd.Series(rng.random(500))
+    assert score_labels(pd.Series(actual), predicted, weights) == {
+        "accuracy": accuracy_score(actual, predicted, sample_weight=weights),
+        "f1_macro": f1_score(actual, predicted, average="macro", sample_weight=weights),
+    }
+    dataset = load_dataset(settings)
+    split = split_dataset(dataset, settings)
+    trained = fit_model(dataset, split, settings)
+    features = trained.metadata.feature_schema.to_matrix(split.test_features, "held-out split")
+    probabilities = trained.pipeline.predict_proba(features)
+    classes = list(trained.pipeline.classes_)
+    expected = (
+        roc_auc_score(split.test_target, probabilities[:, 1])
+        if len(classes) == 2  # binary: the positive class's probability alone
+        else roc_auc_score(split.test_target, probabilities, multi_class="ovr", labels=classes)
+    )
+    assert roc_auc(trained.pipeline, features, split.test_target) == expected
+{%- endif %}

@@ -27,7 +27,7 @@ from rich.table import Table
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.errors import AppError, ConfigError, DataError
+from {{ cookiecutter.package_name }}.errors import JOBS_EXTRA_HINT, AppError, ConfigError, DataError
 
 if TYPE_CHECKING:
     import httpx
@@ -57,6 +57,8 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # Touched by `monitor --every` after each check: compose's health check for the monitor.
 HEARTBEAT = "monitor.heartbeat"
+JOBS_EXTRA = frozenset({"pandas", "mlflow", "evidently", "matplotlib", "skl2onnx", "alembic"})
+"""The modules of the ``jobs`` extra (pyproject.toml): a command that needs one says so."""
 DISPLAY_DECIMALS = 4
 """Decimals of the numbers that ``predict`` prints (not of what it writes to ``--output``)."""
 
@@ -73,6 +75,12 @@ def reported_errors() -> Iterator[None]:
         if exc.filename is None:
             raise
         typer.secho(f"error: {exc.filename}: {exc.strerror}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    except ModuleNotFoundError as exc:  # the API image leaves the jobs extra out
+        if (exc.name or "").partition(".")[0] not in JOBS_EXTRA:
+            raise
+        message = f"error: this command needs the jobs extra ({exc}): {JOBS_EXTRA_HINT}"
+        typer.secho(message, err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
 
@@ -193,12 +201,12 @@ def evaluate_command(
     version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
 ) -> None:
     """Score a model version on the held-out split of the configured dataset."""
-    from {{ cookiecutter.package_name }}.data import load_dataset
-    from {{ cookiecutter.package_name }}.evaluation import evaluate
-    from {{ cookiecutter.package_name }}.io.registry import open_registry
-    from {{ cookiecutter.package_name }}.train import split_dataset
-
     with reported_errors():
+        from {{ cookiecutter.package_name }}.data import load_dataset
+        from {{ cookiecutter.package_name }}.evaluation import evaluate
+        from {{ cookiecutter.package_name }}.io.registry import open_registry
+        from {{ cookiecutter.package_name }}.train import split_dataset
+
         settings = load_settings()
         registry = open_registry(settings)
         model = registry.load(version or registry.require_champion())
@@ -223,12 +231,12 @@ def predict(
     ] = None,
 ) -> None:
     """Predict every record of a file; print one JSON line per record (or write --output)."""
-    import pandas as pd
-
-    from {{ cookiecutter.package_name }}.data import read_table
-    from {{ cookiecutter.package_name }}.io.registry import open_registry
-
     with reported_errors():
+        import pandas as pd
+
+        from {{ cookiecutter.package_name }}.data import read_table
+        from {{ cookiecutter.package_name }}.io.registry import open_registry
+
         settings = load_settings()
         registry = open_registry(settings)
         model = registry.load(version or registry.require_champion())
@@ -326,10 +334,10 @@ def _metrics_shared_by_workers(workers: int) -> Iterator[None]:
 @models_app.command("list")
 def list_models() -> None:
     """List the stored model versions; the champion is marked."""
-    from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
-    from {{ cookiecutter.package_name }}.io.registry import open_registry
-
     with reported_errors():
+        from {{ cookiecutter.package_name }}.evaluation import PRIMARY_METRIC
+        from {{ cookiecutter.package_name }}.io.registry import open_registry
+
         registry = open_registry(load_settings())
         champion = registry.champion()
         table = Table("", "version", "created (UTC)", PRIMARY_METRIC, "trained on", "MLflow run")
@@ -548,17 +556,17 @@ def simulate_traffic(
     import httpx
     from rich.progress import Progress
 
-    from {{ cookiecutter.package_name }}.data import load_dataset
-    from {{ cookiecutter.package_name }}.monitoring.traffic import (
-        TrafficResult,
-        parse_shifts,
-        sample_records,
-        sample_truths,
-        send,
-        shifts_for_share,
-    )
-
     with reported_errors():
+        from {{ cookiecutter.package_name }}.data import load_dataset
+        from {{ cookiecutter.package_name }}.monitoring.traffic import (
+            TrafficResult,
+            parse_shifts,
+            sample_records,
+            sample_truths,
+            send,
+            shifts_for_share,
+        )
+
         settings = load_settings()
         headers = _feedback_headers(settings) if labels else {}
     with (
@@ -601,7 +609,9 @@ def _table(settings: Settings) -> TrainingData:
     """The configured dataset, its schema and its split."""
     from {{ cookiecutter.package_name }}.monitoring.retraining_data import from_table
 
-    return from_table(load_data(settings), settings)
+    table = load_data(settings)
+    with step(f"Inferring the feature schema from its {len(table.features)} rows, splitting them"):
+        return from_table(table, settings)
 
 
 def _retrain(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:

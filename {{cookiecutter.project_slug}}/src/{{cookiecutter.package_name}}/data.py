@@ -21,6 +21,9 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import DataError
+{%- if cookiecutter.__task == "classification" %}
+from {{ cookiecutter.package_name }}.feature_values import category_texts
+{%- endif %}
 
 MIN_ROWS = 20
 {%- if cookiecutter.__task == "classification" %}
@@ -118,7 +121,7 @@ def load_csv(path: Path, target_column: str, source: str | None = None) -> Datas
         rows = int(target.isna().sum())
         raise DataError(f"{source}: target column {target_column!r} is empty in {rows} row(s)")
 {%- if cookiecutter.__task == "classification" %}
-    target = target.map(_label_text)
+    target = category_texts(target)  # 1 and 1.0 (a CSV with gaps elsewhere) are one class
 {%- else %}
     numeric_target = pd.to_numeric(target, errors="coerce")
     if numeric_target.isna().any():
@@ -179,15 +182,6 @@ def _read_json_records(path: Path) -> pd.DataFrame:
     if not all(isinstance(record, dict) for record in payload):
         raise DataError(f"{path}: every record must be a JSON object of feature values")
     return pd.DataFrame.from_records(payload)
-{%- if cookiecutter.__task == "classification" %}
-
-
-def _label_text(label: Any) -> str:
-    """A class label as text: ``1`` and ``1.0`` (a CSV with gaps elsewhere) are the same class."""
-    if isinstance(label, float) and label.is_integer():
-        return str(int(label))
-    return str(label)
-{%- endif %}
 
 
 def _validated(features: pd.DataFrame, target: pd.Series, source: str) -> Dataset:

@@ -1,5 +1,8 @@
 """Errors the system expects and reports as one clear line (the CLI exits non-zero on them)."""
 
+JOBS_EXTRA_HINT = "run it from the monitor image, or install it with `uv sync --all-extras`"
+"""What to do when a command needs the ``jobs`` extra, which the API image leaves out."""
+
 
 class AppError(Exception):
     """Base of every expected, user-facing error."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from pydantic import BaseModel
 from sklearn.pipeline import Pipeline
 
@@ -16,6 +15,8 @@ from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from {{ cookiecutter.package_name }}.preprocessing_onnx import OnnxPreprocessing
 
 
@@ -78,7 +79,7 @@ class LoadedModel:
         """What runs the pipeline's preprocessing when this model scores."""
         return "scikit-learn" if self.preprocessing is None else "onnx"
 
-    def predict(self, records: pd.DataFrame, source: str = "input") -> list[Prediction]:
+    def predict(self, records: "pd.DataFrame", source: str = "input") -> list[Prediction]:
         """Predict every row of a table (checked and converted by the feature schema)."""
         return self.predict_matrix(self.metadata.feature_schema.to_matrix(records, source), source)
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
@@ -60,7 +59,8 @@ def export_preprocessing(
     for feature in schema.features:
         if MISSING_CATEGORY in (feature.categories or []):
             raise ExportError(f"feature {feature.name!r} has the empty text as a category")
-    preprocessing = _missing_category_as_text(pipeline[:-1], schema)
+    fitted = pipeline[:-1]
+    preprocessing = _missing_category_as_text(fitted, schema)
     inputs = [
         (
             _input_name(position),
@@ -78,7 +78,7 @@ def export_preprocessing(
         features = compiled.transform(check)
     except Exception as exc:  # skl2onnx and ONNX Runtime raise many kinds: all mean "no export"
         raise ExportError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
-    expected = np.asarray(pipeline[:-1].transform(check), dtype=np.float64)
+    expected = np.asarray(fitted.transform(check), dtype=np.float64)
     if features.shape != expected.shape or not np.allclose(
         features, expected, rtol=TOLERANCE, atol=TOLERANCE, equal_nan=True
     ):
@@ -104,21 +104,31 @@ class OnnxPreprocessing:
         self._session = onnxruntime.InferenceSession(
             exported, options, providers=["CPUExecutionProvider"]
         )
-        self._categorical = [feature.kind == "categorical" for feature in schema.features]
+        self._inputs = [
+            (_input_name(position), feature.kind == "categorical")
+            for position, feature in enumerate(schema.features)
+        ]
 
     def transform(self, matrix: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         """The features of a model input array (features in schema order, as ``to_matrix``)."""
         feeds: dict[str, npt.NDArray[Any]] = {}
-        for position, categorical in enumerate(self._categorical):
+        for position, (name, categorical) in enumerate(self._inputs):
             column = matrix[:, position : position + 1]
             if categorical:
-                feeds[_input_name(position)] = (
-                    np.where(pd.isna(column), MISSING_CATEGORY, column).astype(str).astype(object)
+                feeds[name] = (
+                    np.where(_missing(column), MISSING_CATEGORY, column).astype(str).astype(object)
                 )
             else:
-                feeds[_input_name(position)] = column.astype(np.float32)
+                feeds[name] = column.astype(np.float32)
         features: npt.NDArray[np.float32] = self._session.run(None, feeds)[0]
         return features
+
+
+def _missing(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Where an object array holds None or NaN (NaN is the one value unequal to itself)."""
+    none: npt.NDArray[np.bool_] = np.equal(values, np.array(None))
+    nan: npt.NDArray[np.bool_] = np.not_equal(values, values)
+    return none | nan
 
 
 def _without_telemetry() -> None:

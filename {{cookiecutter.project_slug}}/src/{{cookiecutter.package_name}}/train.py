@@ -27,11 +27,8 @@ from {{ cookiecutter.package_name }}.preprocessing_onnx import (
     ExportError,
     export_preprocessing,
 )
-from {{ cookiecutter.package_name }}.schema import (
-    PREDICTION_COLUMN,
-    FeatureSchema,
-    infer_schema,
-)
+from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
+from {{ cookiecutter.package_name }}.schema_inference import infer_schema
 
 TASK = "{{ cookiecutter.__task }}"
 logger = logging.getLogger(__name__)
@@ -75,7 +72,8 @@ def split_dataset(dataset: Dataset, settings: Settings) -> Split:
         test_size=settings.test_size,
         random_state=settings.random_seed,
 {%- if cookiecutter.__task == "classification" %}
-        stratify=dataset.target,
+        # As integer codes in the labels' sorted order: the same split, in half the time.
+        stratify=pd.Categorical(dataset.target).codes,
 {%- endif %}
     )
     return Split(train_x, test_x, train_y, test_y)

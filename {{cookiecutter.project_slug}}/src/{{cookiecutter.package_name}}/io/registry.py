@@ -36,13 +36,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
+from {{ cookiecutter.package_name }}.errors import JOBS_EXTRA_HINT, DataError, RegistryError
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
     ModelFiles,
@@ -58,6 +57,7 @@ from {{ cookiecutter.package_name }}.preprocessing_onnx import ONNX_FILE
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
 
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
@@ -101,8 +101,7 @@ def open_registry(settings: Settings) -> "ModelRegistry":
         from mlflow import MlflowClient  # noqa: PLC0415 - a 3 s import that --help never needs
     except ImportError as exc:  # the API image leaves the jobs extra out
         raise RegistryError(
-            f"the model registry needs the jobs extra ({exc}): run this from the monitor "
-            "image, or install it with `uv sync --all-extras`"
+            f"the model registry needs the jobs extra ({exc}): {JOBS_EXTRA_HINT}"
         ) from None
 
     # A new store's schema migrations log a dozen lines; saving a model warns about pickle
@@ -172,7 +171,7 @@ class ModelRegistry:
         self,
         pipeline: Pipeline,
         metadata: ModelMetadata,
-        reference: pd.DataFrame,
+        reference: "pd.DataFrame",
         run_id: str,
         preprocessing_onnx: bytes | None = None,
     ) -> ModelMetadata:
@@ -182,6 +181,7 @@ class ModelRegistry:
         The new version gets the ``challenger`` alias. Its version, run and SHA-256 fields of
         ``metadata`` are assigned here.
         """
+        import pandas as pd  # noqa: PLC0415 - like MLflow, in the jobs extra: see open_registry
         from mlflow.sklearn import save_model  # noqa: PLC0415
 
         from {{ cookiecutter.package_name }}.io.signature import model_signature  # noqa: PLC0415
@@ -273,8 +273,10 @@ class ModelRegistry:
         model = load_verified(metadata, files, found.tags.get(CHECKSUM_TAG), self._runtime)
         return model, files
 
-    def reference(self, version: str) -> pd.DataFrame:
+    def reference(self, version: str) -> "pd.DataFrame":
         """The training reference sample of a version (features and predictions)."""
+        import pandas as pd  # noqa: PLC0415
+
         found = self._model_version(version)
         raw = self._artifact(version, found, REFERENCE_FILE)
         where = f"model {version}: {REFERENCE_FILE}"

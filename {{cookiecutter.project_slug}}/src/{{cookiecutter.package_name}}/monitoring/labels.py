@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,9 @@ from {{ cookiecutter.package_name }}.monitoring.prediction_log import (
     predictions,
 )
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 LABEL_COLUMN = "label"
@@ -108,12 +111,14 @@ def _revisions(connection: Connection, request_ids: set[str]) -> dict[tuple[str,
     return {(request_id, position): revision for request_id, position, revision in rows}
 
 
-def read_labelled(engine: Engine, since: datetime) -> pd.DataFrame:
+def read_labelled(engine: Engine, since: datetime) -> "pd.DataFrame":
     """The labelled predictions made since ``since``, oldest first.
 
     Columns: ``model_version``, the prediction, ``label``, ``created_at`` (when predicted) and
     ``features`` (the record as logged: a dict of raw values).
     """
+    import pandas as pd  # noqa: PLC0415 - the API records labels without pandas: see schema
+
     ensure_table(engine)
     position = func.row_number().over(
         partition_by=predictions.c.request_id, order_by=predictions.c.id

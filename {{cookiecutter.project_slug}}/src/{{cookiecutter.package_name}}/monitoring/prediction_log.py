@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic_core import to_json
 from sqlalchemy import (
     JSON,
@@ -44,6 +43,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from {{ cookiecutter.package_name }}.errors import ConfigError, MonitoringError
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 DROP_WARNING_SECONDS = 10.0
@@ -380,7 +382,7 @@ def insert_rows(connection: Connection, rows: list[LogRow]) -> None:
 
 def read_predictions(
     engine: Engine, since: datetime, sample_rows: int, seed: int = 0
-) -> tuple[pd.DataFrame, int, int]:
+) -> tuple["pd.DataFrame", int, int]:
     """A uniform random sample of the rows logged since ``since``, with the window's counts.
 
     Returns the sample (at most ``sample_rows`` rows, oldest first, a column per feature),
@@ -388,6 +390,8 @@ def read_predictions(
     Memory stays bounded whatever the window holds: only the ids of the window are read in
     full, then the sampled rows in chunks of READ_CHUNK_ROWS.
     """
+    import pandas as pd  # noqa: PLC0415 - the API writes the log without pandas
+
     ensure_table(engine)
     in_window = predictions.c.created_at >= since
     with engine.connect() as connection:
