@@ -120,8 +120,10 @@ def _category_text(value: Any) -> str:
 
 
 def _boolean_numbers(column: pd.Series) -> pd.Series:
-    """1.0, 0.0 or NaN per value, each distinct value converted once (True, 1 and 1.0 are one
-    key, and one number)."""
+    """1.0, 0.0 or NaN per value, each distinct value converted once.
+
+    True, 1 and 1.0 are one key, and one number: the same conversion either way.
+    """
     try:
         distinct = column.dropna().unique()
     except TypeError:  # an unhashable value (a list in a JSON record): one at a time

@@ -2,6 +2,7 @@
 
 ``schema_inference`` infers it from a real table; ``feature_values`` converts a table's
 columns to it. This module needs neither pandas nor scikit-learn: the API serves from it.
+
 A feature is *nullable* when the training data has missing values in it: requests may then
 send ``null`` or leave it out, and the pipeline imputes it.
 """
