@@ -27,7 +27,12 @@ from rich.table import Table
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.errors import JOBS_EXTRA_HINT, AppError, ConfigError, DataError
+from {{ cookiecutter.package_name }}.errors import (
+    JOBS_EXTRA_HINT,
+    AppError,
+    ConfigError,
+    DataError,
+)
 
 if TYPE_CHECKING:
     import httpx

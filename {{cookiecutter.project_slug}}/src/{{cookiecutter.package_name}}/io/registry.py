@@ -41,7 +41,11 @@ from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.errors import JOBS_EXTRA_HINT, DataError, RegistryError
+from {{ cookiecutter.package_name }}.errors import (
+    JOBS_EXTRA_HINT,
+    DataError,
+    RegistryError,
+)
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
     ModelFiles,
