@@ -21,5 +21,11 @@ rm -rf "$site"/onnxruntime/capi/libonnxruntime.so* "$site"/onnxruntime/quantizat
     "$site"/jupyterlab_plotly
 # Not the libraries that wheels vendor in <package>.libs/: auditwheel rewrote them with
 # patchelf, and strip makes them unloadable ("ELF load command address/offset not
-# page-aligned").
-find "$venv" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
+# page-aligned"). Each library is stripped to a new file that then replaces it: strip
+# writes in place, and a virtualenv that uv hard-linked to its cache (its default on one
+# disk) shares those files with the cache and every other project of the machine.
+find "$venv" -type f -name '*.so*' -not -path '*.libs/*' -exec sh -c '
+    for library; do
+        strip --strip-unneeded -o "$library.stripped" "$library"
+        mv "$library.stripped" "$library"
+    done' sh {} +

@@ -296,7 +296,7 @@ def train_champion(settings: Settings, dataset: Dataset) -> str:
     """Train a model on ``dataset`` and promote it; return its version."""
     registry = open_registry(settings)
     split = split_dataset(dataset, settings)
-    trained = with_onnx_export(fit_model(dataset, split, settings), split)
+    trained = with_onnx_export(fit_model(dataset, split, settings))
     version = register_trained(registry, trained, dataset, split, "load test").version
     registry.promote(version, reason="load test")
     return version

@@ -190,7 +190,7 @@ def train_version(registry: ModelRegistry, settings: Settings) -> tuple[ModelMet
     """Fit on the configured dataset and register the model as the next version (not promoted)."""
     dataset = load_dataset(settings)
     split = split_dataset(dataset, settings)
-    trained = with_onnx_export(fit_model(dataset, split, settings), split)
+    trained = with_onnx_export(fit_model(dataset, split, settings))
     return register_trained(registry, trained, dataset, split, "test"), split
 
 

@@ -28,7 +28,6 @@ from {{ cookiecutter.package_name }}.preprocessing_onnx import (
 )
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSchema
 from {{ cookiecutter.package_name }}.train import (
-    Split,
     TrainedModel,
     fit_model,
     split_dataset,
@@ -39,18 +38,17 @@ from .helpers import assert_predictions_alike, isolated_settings
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainedModel, Split]:
-    """The configured dataset's model (not exported yet) and its split, fitted once."""
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """The configured dataset's model (not exported yet), fitted once."""
     settings = isolated_settings(tmp_path_factory.mktemp("onnx"))
     dataset = load_dataset(settings)
-    split = split_dataset(dataset, settings)
-    return fit_model(dataset, split, settings), split
+    return fit_model(dataset, split_dataset(dataset, settings), settings)
 
 
 @pytest.fixture(scope="module")
-def exported(fitted: tuple[TrainedModel, Split]) -> TrainedModel:
+def exported(fitted: TrainedModel) -> TrainedModel:
     """The module's model with its preprocessing exported to ONNX."""
-    trained = with_onnx_export(*fitted)
+    trained = with_onnx_export(fitted)
     assert trained.preprocessing_onnx is not None
     return trained
 
@@ -77,10 +75,10 @@ def test_the_export_gives_scikit_learns_features_and_predictions(
 
 
 def test_a_step_without_an_onnx_converter_leaves_scikit_learns_preprocessing(
-    fitted: tuple[TrainedModel, Split], caplog: pytest.LogCaptureFixture
+    fitted: TrainedModel, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A learner's own step (here a FunctionTransformer): no export, and a warning says why."""
-    trained, split = fitted
+    trained = fitted
     schema = trained.metadata.feature_schema
     matrix = schema.to_matrix(trained.reference, "reference")
     custom = clone(trained.pipeline)
@@ -104,7 +102,7 @@ def test_a_step_without_an_onnx_converter_leaves_scikit_learns_preprocessing(
     with pytest.raises(ExportError, match="FunctionTransformer"):
         export_preprocessing(custom, schema, matrix)
     with caplog.at_level(logging.WARNING):
-        unexported = with_onnx_export(replace(trained, pipeline=custom), split)
+        unexported = with_onnx_export(replace(trained, pipeline=custom))
     assert unexported.preprocessing_onnx is None
     assert "no ONNX export of the preprocessing" in caplog.text
     assert "FunctionTransformer" in caplog.text

@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.io.registry import CHAMPION, open_registry
 from {{ cookiecutter.package_name }}.io.tracking import (
     SCHEMA_SAMPLE_ROWS,
     TEMPLATE_VERSION,
-    _dataset_input,
+    dataset_input,
 )
 from {{ cookiecutter.package_name }}.serving.app import create_app
 
@@ -105,7 +105,7 @@ def test_a_runs_dataset_input_describes_the_whole_table(settings: Settings, tmp_
     large = load_csv(path, str(dataset.target.name))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        entity = _dataset_input(large).dataset
+        entity = dataset_input(large).dataset
     assert not [w for w in caught if "can be interpreted in multiple ways" in str(w.message)]
 
     whole = large.features.assign(**{str(large.target.name): large.target})

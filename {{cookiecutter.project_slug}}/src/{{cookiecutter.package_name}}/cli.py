@@ -28,10 +28,10 @@ from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.errors import (
-    JOBS_EXTRA_HINT,
     AppError,
     ConfigError,
     DataError,
+    needs_jobs_extra,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +84,8 @@ def reported_errors() -> Iterator[None]:
     except ModuleNotFoundError as exc:  # the API image leaves the jobs extra out
         if (exc.name or "").partition(".")[0] not in JOBS_EXTRA:
             raise
-        message = f"error: this command needs the jobs extra ({exc}): {JOBS_EXTRA_HINT}"
-        typer.secho(message, err=True, fg=typer.colors.RED)
+        message = needs_jobs_extra("this command", exc)
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
 
@@ -152,7 +152,7 @@ def train_challenger(
     ):
         trained = fit_model(dataset, split, settings, schema)
     with step("Exporting the preprocessing to ONNX (for the API), checked on the held-out split"):
-        trained = with_onnx_export(trained, split)
+        trained = with_onnx_export(trained)
     with step(f"Recording the run and registering the model in MLflow ({registry.where})"):
         metadata = register_trained(registry, trained, dataset, split, run_name)
     written = write_examples(schema, split.test_features, settings.examples_dir)
@@ -657,7 +657,8 @@ def _monitor_once(
     try:
         from {{ cookiecutter.package_name }}.monitoring import drift, window
     except ImportError as exc:  # the API image leaves the jobs extra out
-        typer.secho(f"error: the monitor needs the jobs extra ({exc})", err=True)
+        message = needs_jobs_extra("the monitor", exc)
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
         if metrics is not None:
             metrics.count_failure()
         return 1

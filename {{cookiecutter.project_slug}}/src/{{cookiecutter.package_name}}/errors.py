@@ -1,8 +1,5 @@
 """Errors the system expects and reports as one clear line (the CLI exits non-zero on them)."""
 
-JOBS_EXTRA_HINT = "run it from the monitor image, or install it with `uv sync --all-extras`"
-"""What to do when a command needs the ``jobs`` extra, which the API image leaves out."""
-
 
 class AppError(Exception):
     """Base of every expected, user-facing error."""
@@ -22,3 +19,14 @@ class RegistryError(AppError):
 
 class MonitoringError(AppError):
     """The drift job cannot run on the data it was given."""
+
+
+def needs_jobs_extra(what: str, missing: ImportError) -> str:
+    """The message for ``what`` (a command, the registry) run without the ``jobs`` extra.
+
+    The API image leaves that extra out: pandas, MLflow, Evidently and the rest.
+    """
+    return (
+        f"{what} needs the jobs extra ({missing}): run it from the monitor image, or install "
+        "it with `uv sync --all-extras`"
+    )

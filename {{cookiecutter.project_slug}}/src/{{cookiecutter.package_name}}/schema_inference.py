@@ -17,6 +17,7 @@ that says how to fix them.
 """
 
 import json
+from dataclasses import dataclass
 from typing import cast, get_args
 
 import numpy as np
@@ -55,15 +56,15 @@ def infer_schema(
     features: list[FeatureSpec] = []
     excluded: list[ExcludedColumn] = []
     for name in frame.columns:
-        column = frame[name]
         rule = rules.get(str(name))
         if rule == "exclude":
             excluded.append(ExcludedColumn(name=str(name), reason="excluded by APP_FEATURE_KINDS"))
             continue
-        _check_learnable(column, source)
-        kind_or_reason = rule or _infer_kind(column, max_categories, source)
+        present = PresentValues.of(frame[name])
+        _check_learnable(present, source)
+        kind_or_reason = rule or _infer_kind(present, max_categories, source)
         if kind_or_reason in get_args(FeatureKind):
-            features.append(_describe(column, cast(FeatureKind, kind_or_reason), source))
+            features.append(_describe(present, cast(FeatureKind, kind_or_reason), source))
         else:
             excluded.append(ExcludedColumn(name=str(name), reason=kind_or_reason))
     if not features:
@@ -77,48 +78,75 @@ def force_kind_hint(name: str, kind: ColumnRule) -> str:
     return f"APP_FEATURE_KINDS='{json.dumps({name: kind})}'"
 
 
-def _check_learnable(column: pd.Series, source: str) -> None:
-    name = str(column.name)
-    present = column.dropna()
-    if present.empty:
+@dataclass(frozen=True)
+class PresentValues:
+    """A column's values that are not missing, and its distinct values (found once)."""
+
+    column: pd.Series
+    values: pd.Series
+    distinct: pd.Series
+    """In the order they first appear (a list in a JSON record is compared as text)."""
+
+    @classmethod
+    def of(cls, column: pd.Series) -> "PresentValues":
+        """Find the present and distinct values of ``column``."""
+        values = column.dropna()
+        try:
+            distinct = values.unique()
+        except TypeError:  # an unhashable value: compare as text, so it can be named
+            distinct = values.astype(str).unique()
+        return cls(column, values, pd.Series(distinct, dtype=values.dtype))
+
+    @property
+    def name(self) -> str:
+        """The column's name."""
+        return str(self.column.name)
+
+    @property
+    def unique_in_every_row(self) -> bool:
+        """Whether every row has a value, and no two the same (an ID)."""
+        return len(self.distinct) == len(self.values) == len(self.column)
+
+
+def _check_learnable(present: PresentValues, source: str) -> None:
+    name = present.name
+    if present.values.empty:
         raise DataError(
             f"{source}: column {name!r} is empty in every row: remove it, or exclude it with "
             + force_kind_hint(name, "exclude")
         )
-    if present.nunique() == 1:
+    if len(present.distinct) == 1:
         raise DataError(
-            f"{source}: column {name!r} has the same value ({present.iloc[0]!r}) in every row, "
-            f"so it cannot help the model: remove it, or exclude it with "
+            f"{source}: column {name!r} has the same value ({present.values.iloc[0]!r}) in "
+            "every row, so it cannot help the model: remove it, or exclude it with "
             + force_kind_hint(name, "exclude")
         )
 
 
-def _infer_kind(column: pd.Series, max_categories: int, source: str) -> str:
+def _infer_kind(present: PresentValues, max_categories: int, source: str) -> str:
     """A feature kind, or the reason the column is not a feature."""
-    present = column.dropna()
-    unique_in_every_row = present.size == column.size and present.is_unique
     if _is_boolean(present):
         return "boolean"
-    if pd.api.types.is_numeric_dtype(column):
-        whole_numbers = bool((present == np.floor(present)).all())
-        if whole_numbers and unique_in_every_row and column.size >= MIN_ROWS_FOR_ID:
+    values = present.values
+    if pd.api.types.is_numeric_dtype(values):
+        whole_numbers = bool((values == np.floor(values)).all())
+        if whole_numbers and present.unique_in_every_row and len(values) >= MIN_ROWS_FOR_ID:
             return "unique whole number in every row: an ID, not a feature"
         return "numeric"
-    return _infer_text_kind(present.astype(str), unique_in_every_row, max_categories, source)
+    return _infer_text_kind(present, max_categories, source)
 
 
-def _infer_text_kind(
-    text: pd.Series, unique_in_every_row: bool, max_categories: int, source: str
-) -> str:
+def _infer_text_kind(present: PresentValues, max_categories: int, source: str) -> str:
     """The kind of a text column, or the reason it is not a feature.
 
     Each check reads the distinct values (a table repeats its categories: 1,000,000 rows of
     three plans are three values to parse), in the order they first appear.
     """
-    name = str(text.name)
-    values = pd.Series(text.unique())
+    name = present.name
+    values = pd.Series(present.distinct.astype(str).unique())
     as_numbers = pd.to_numeric(values, errors="coerce")
     if as_numbers.notna().any():
+        text = present.values.astype(str)
         numbers = int(pd.to_numeric(text, errors="coerce").notna().sum())
         example = values[as_numbers.isna()].iloc[0]
         raise DataError(
@@ -128,7 +156,7 @@ def _infer_text_kind(
         )
     if _all_iso_dates(values[:DATE_PROBE]) and _all_iso_dates(values):  # the probe stops IDs
         return "ISO dates: derive features from them on purpose, in features.py"
-    if unique_in_every_row:
+    if present.unique_in_every_row:
         return "unique text in every row: an ID, not a feature"
     distinct = len(values)
     if distinct > max_categories:
@@ -143,19 +171,30 @@ def _all_iso_dates(values: pd.Series) -> bool:
     return bool(pd.to_datetime(values, errors="coerce", format="ISO8601").notna().all())
 
 
-def _is_boolean(present: pd.Series) -> bool:
-    """Whether every value is True or False, as a boolean or as text (stops at the first other)."""
-    if pd.api.types.is_bool_dtype(present):
+def _is_boolean(present: PresentValues) -> bool:
+    """Whether every value is True or False, as a boolean or as text."""
+    values = present.values
+    if pd.api.types.is_bool_dtype(values):
         return True
-    if present.dtype != object:
+    if values.dtype != object:
         return False
-    return all(isinstance(v, bool) or str(v).lower() in BOOLEAN_TEXT for v in present)
+    # pandas tells a column of booleans, or of text, without a Python loop. Text is read
+    # by its distinct values; only a mix of the two is read value by value.
+    match pd.api.types.infer_dtype(values, skipna=False):
+        case "boolean":
+            return True
+        case "string":
+            return bool(present.distinct.str.lower().isin(BOOLEAN_TEXT).all())
+        case "mixed":
+            return all(isinstance(v, bool) or str(v).lower() in BOOLEAN_TEXT for v in values)
+        case _:
+            return False
 
 
-def _describe(column: pd.Series, kind: FeatureKind, source: str) -> FeatureSpec:
-    name = str(column.name)
-    nullable = bool(column.isna().any())
-    spec = FeatureSpec(name=name, kind=kind, nullable=nullable)
+def _describe(present: PresentValues, kind: FeatureKind, source: str) -> FeatureSpec:
+    column = present.column
+    nullable = len(present.values) < len(column)
+    spec = FeatureSpec(name=present.name, kind=kind, nullable=nullable)
     values = column_values(spec, column, column.index, source)
     if kind == "categorical":
         return spec.model_copy(update={"categories": sorted(values.dropna().unique())})

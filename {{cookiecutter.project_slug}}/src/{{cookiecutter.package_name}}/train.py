@@ -54,13 +54,16 @@ class Split:
 class TrainedModel:
     """A fitted pipeline, its (not yet registered) metadata and its drift reference sample.
 
-    ``preprocessing_onnx`` is the pipeline's preprocessing exported to ONNX (what the API
-    runs): see :func:`with_onnx_export`. None: not exported.
+    ``held_out`` is the held-out split as the pipeline reads it (``to_matrix``), converted
+    once for the metrics, the ONNX check and the evaluation plots. ``preprocessing_onnx`` is
+    the pipeline's preprocessing exported to ONNX (what the API runs): see
+    :func:`with_onnx_export`. None: not exported.
     """
 
     pipeline: Pipeline
     metadata: ModelMetadata
     reference: pd.DataFrame
+    held_out: npt.NDArray[Any]
     preprocessing_onnx: bytes | None = None
 
 
@@ -93,8 +96,8 @@ def fit_model(
     schema = schema or feature_schema(dataset, settings)
     pipeline = build_pipeline(schema, settings.random_seed)
     _fit(pipeline, schema.to_matrix(split.train_features, dataset.source), split, settings)
-    test_matrix = schema.to_matrix(split.test_features, "held-out split")
-    metrics = evaluate(pipeline, test_matrix, split.test_target, split.test_weights)
+    held_out = schema.to_matrix(split.test_features, "held-out split")
+    metrics = evaluate(pipeline, held_out, split.test_target, split.test_weights)
 
     sample_size = min(settings.reference_rows, len(split.train_features))
     sample = split.train_features.sample(n=sample_size, random_state=settings.random_seed)
@@ -124,18 +127,17 @@ def fit_model(
             "pandas": pd.__version__,
         },
     )
-    return TrainedModel(pipeline=pipeline, metadata=metadata, reference=reference)
+    return TrainedModel(pipeline, metadata, reference, held_out)
 
 
-def with_onnx_export(trained: TrainedModel, split: Split) -> TrainedModel:
+def with_onnx_export(trained: TrainedModel) -> TrainedModel:
     """``trained`` with its preprocessing exported to ONNX, checked on the held-out split.
 
     If it cannot be exported, the warning says why, and the API will run scikit-learn's.
     """
     schema = trained.metadata.feature_schema
-    check = schema.to_matrix(split.test_features, "held-out split")
     try:
-        exported = export_preprocessing(trained.pipeline, schema, check)
+        exported = export_preprocessing(trained.pipeline, schema, trained.held_out)
     except ExportError as exc:
         logger.warning("no ONNX export of the preprocessing (the API runs scikit-learn's): %s", exc)
         return trained

@@ -42,9 +42,9 @@ from sklearn.pipeline import Pipeline
 from {{ cookiecutter.package_name }} import __version__, audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import (
-    JOBS_EXTRA_HINT,
     DataError,
     RegistryError,
+    needs_jobs_extra,
 )
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CurrentChampion,
@@ -104,9 +104,7 @@ def open_registry(settings: Settings) -> "ModelRegistry":
     try:
         from mlflow import MlflowClient  # noqa: PLC0415 - a 3 s import that --help never needs
     except ImportError as exc:  # the API image leaves the jobs extra out
-        raise RegistryError(
-            f"the model registry needs the jobs extra ({exc}): {JOBS_EXTRA_HINT}"
-        ) from None
+        raise RegistryError(needs_jobs_extra("the model registry", exc)) from None
 
     # A new store's schema migrations log a dozen lines; saving a model warns about pickle
     # files (this registry checks their SHA-256) and pip versions. Errors still show.

@@ -8,6 +8,7 @@ evaluation plots, the git commit and the template version. Open it with ``make m
 import json
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def log_training(
         ],
     )
     client.log_dict(run_id, metadata.feature_schema.model_dump(mode="json"), "feature_schema.json")
-    client.log_inputs(run_id, datasets=[_dataset_input(dataset)])
+    client.log_inputs(run_id, datasets=[dataset_input(dataset)])
     for name, figure in evaluation_figures(trained, split).items():
         client.log_figure(run_id, figure, f"evaluation/{name}.png")
 
@@ -108,8 +109,7 @@ def evaluation_figures(trained: TrainedModel, split: Split) -> dict[str, Any]:
         )
     except ImportError:
         return {}
-    schema = trained.metadata.feature_schema
-    features = schema.to_matrix(split.test_features, "held-out split")
+    features = trained.held_out
     figure, axes = plt.subplots(figsize=(6, 5))
 {%- if cookiecutter.__task == "classification" %}
     classes = list(trained.pipeline.classes_)
@@ -150,7 +150,7 @@ def git_commit() -> str:
     return found.stdout.strip() if found.returncode == 0 else "unknown"
 
 
-def _dataset_input(dataset: Dataset) -> Any:
+def dataset_input(dataset: Dataset) -> Any:
     """The training table as an MLflow dataset input (name, digest, schema, source, size)."""
     from mlflow.data import sources  # noqa: PLC0415 - its classes are made when it loads
     from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: PLC0415
@@ -167,15 +167,19 @@ def _dataset_input(dataset: Dataset) -> Any:
         if path.is_file()
         else CodeDatasetSource({"name": path.name})
     )
-    logged = from_pandas(
-        schema_sample(table),
-        source=source,
-        name=dataset.source,
-        targets=str(dataset.target.name),
-        digest=dataset.sha256[:36],
-    )
     size = {"num_rows": len(table), "num_elements": int(table.size)}  # MLflow's profile fields
-    entity = DatasetEntity(**{**logged.to_dict(), "profile": json.dumps(size)})
+    with warnings.catch_warnings():  # MLflow infers the schema when the entity is made
+        # Its hint that integer columns cannot hold gaps is about a model's signature, which
+        # checks requests (this project's comes from the feature schema): not about a table.
+        warnings.filterwarnings("ignore", r"\s*Hint: Inferred schema contains integer", UserWarning)
+        logged = from_pandas(
+            schema_sample(table),
+            source=source,
+            name=dataset.source,
+            targets=str(dataset.target.name),
+            digest=dataset.sha256[:36],
+        )
+        entity = DatasetEntity(**{**logged.to_dict(), "profile": json.dumps(size)})
     context = InputTag(key="mlflow.data.context", value="training")
     return DatasetInput(dataset=entity, tags=[context])
 
