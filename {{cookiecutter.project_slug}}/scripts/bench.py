@@ -462,7 +462,8 @@ def bench_train_at_scale(plan: Plan) -> list[Figure]:
         runs[size] = timed_train(env, "--no-promote")
         large.unlink()
     (half_seconds, half_steps), (seconds, steps) = runs[rows // 2], runs[rows]
-    per_row, fit_per_row = seconds - half_seconds, steps["Fitting"] - half_steps["Fitting"]
+    more_rows = seconds - half_seconds  # what the second half of the rows costs
+    fit_more_rows = steps["Fitting"] - half_steps["Fitting"]
     label = f"`train` on {rows:,} rows"
     return [
         Figure(f"{label}, seconds", seconds, "its fitting step", steps["Fitting"], "< 2x"),
@@ -474,15 +475,15 @@ def bench_train_at_scale(plan: Plan) -> list[Figure]:
         ),
         Figure(
             f"`train` per {rows - rows // 2:,} more rows, seconds",
-            per_row,
+            more_rows,
             "its fitting step per as many more",
-            fit_per_row,
+            fit_more_rows,
         ),
         Figure(
             "`train`'s fixed cost (extrapolated to 0 rows), seconds",
-            half_seconds - per_row,
+            half_seconds - more_rows,
             "its fitting step, extrapolated alike",
-            half_steps["Fitting"] - fit_per_row,
+            half_steps["Fitting"] - fit_more_rows,
         ),
     ]
 

@@ -92,7 +92,7 @@ def test_two_trainings_are_two_runs_two_versions_and_the_gate_picks_the_champion
 
 def test_a_runs_dataset_input_describes_the_whole_table(settings: Settings, tmp_path: Path) -> None:
     """The schema MLflow infers from a few rows of the table is the one it infers from all of
-    them; the row count is the whole table's; a CSV file is the source, without a warning."""
+    them; the row count is the whole table's; a CSV file is the source; MLflow warns nothing."""
     from mlflow.data import sources  # noqa: PLC0415
     from mlflow.data.pandas_dataset import from_pandas  # noqa: PLC0415
 
@@ -106,11 +106,14 @@ def test_a_runs_dataset_input_describes_the_whole_table(settings: Settings, tmp_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         entity = dataset_input(large).dataset
-    assert not [w for w in caught if "can be interpreted in multiple ways" in str(w.message)]
+    # Neither that a path string is ambiguous (mlflow#9702) nor that integers cannot hold gaps.
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
     whole = large.features.assign(**{str(large.target.name): large.target})
     source = sources.LocalArtifactDatasetSource(str(path))  # type: ignore[attr-defined]
-    inferred = from_pandas(whole, source=source).schema
+    with warnings.catch_warnings():  # MLflow's own inference to compare with: its hints aside
+        warnings.simplefilter("ignore", UserWarning)
+        inferred = from_pandas(whole, source=source).schema
     assert inferred is not None
     assert json.loads(entity.schema) == {"mlflow_colspec": inferred.to_dict()}
     assert json.loads(entity.profile) == {"num_rows": len(whole), "num_elements": whole.size}
