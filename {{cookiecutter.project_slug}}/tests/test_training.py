@@ -94,7 +94,7 @@ def test_text_labels_score_as_scikit_learn_scores_them(settings: Settings) -> No
     dataset = load_dataset(settings)
     split = split_dataset(dataset, settings)
     trained = fit_model(dataset, split, settings)
-    features = trained.metadata.feature_schema.to_matrix(split.test_features, "held-out split")
+    features = trained.held_out
     probabilities = trained.pipeline.predict_proba(features)
     classes = list(trained.pipeline.classes_)
     expected = (
