@@ -153,7 +153,7 @@ def test_odd_names_generate_a_valid_project(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     project = tmp_path / "my-ml-service-2"
-    assert (project / "src" / "my_ml_service_2" / "cli.py").is_file()
+    assert (project / "src" / "my_ml_service_2" / "cli" / "__init__.py").is_file()
     metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert metadata["description"] == 'Predicts "churn" \\ fast, naïvely'
     assert metadata["authors"][0]["name"] == "Zoë Ñúñez-O'Brien 张伟"

@@ -133,15 +133,20 @@ def containers(manifests: dict[str, list[Manifest]]) -> Iterator[tuple[Manifest,
 
 def cli_commands(project: Path) -> set[str]:
     """The subcommands of the generated CLI, from its Typer decorators."""
-    source = next(project.glob("src/*/cli.py")).read_text(encoding="utf-8")
+    source = cli_source(project)
     found = re.findall(r'@app\.command\((?:"([\w-]+)")?\)\ndef (\w+)', source)
     return {name or function.replace("_", "-") for name, function in found}
 
 
 def cli_options(project: Path) -> set[str]:
     """Every --option the generated CLI declares."""
-    source = next(project.glob("src/*/cli.py")).read_text(encoding="utf-8")
-    return set(re.findall(r'"(--[\w-]+)', source))
+    return set(re.findall(r'"(--[\w-]+)', cli_source(project)))
+
+
+def cli_source(project: Path) -> str:
+    """The generated CLI's modules, one after another."""
+    modules = sorted(project.glob("src/*/cli/*.py"))
+    return "\n".join(module.read_text(encoding="utf-8") for module in modules)
 
 
 def api_paths(project: Path) -> set[str]:

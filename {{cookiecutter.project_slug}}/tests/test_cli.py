@@ -1,5 +1,6 @@
 """The command line, as a learner and cron use it: output, exit codes, one-line errors."""
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -7,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -15,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import __version__, audit
-from {{ cookiecutter.package_name }}.cli import HEARTBEAT, app
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli.console import JOBS_EXTRA
+from {{ cookiecutter.package_name }}.cli.monitoring import HEARTBEAT
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CURRENT_FILE,
@@ -32,6 +36,7 @@ from {{ cookiecutter.package_name }}.schema import FeatureSchema
 
 from .helpers import (
     CLI,
+    PROJECT_ROOT,
     Record,
     artifact,
     free_port,
@@ -64,6 +69,24 @@ def test_help_imports_none_of_the_heavy_libraries() -> None:
         [sys.executable, "-c", check], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def test_jobs_extra_names_the_modules_of_pyprojects_jobs_extra() -> None:
+    """A command missing one of these modules asks for the jobs extra: the two lists agree."""
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = pyproject["project"]["optional-dependencies"]["jobs"]
+    extra = {canonical(re.split(r"[<>=!~;\[ ]", requirement)[0]) for requirement in requirements}
+    modules_of: dict[str, set[str]] = {}
+    for module, distributions in importlib.metadata.packages_distributions().items():
+        for distribution in distributions:
+            modules_of.setdefault(canonical(distribution), set()).add(module)
+    assert all(modules_of[name] & JOBS_EXTRA for name in extra)
+    assert set().union(*(modules_of[name] for name in extra)) >= JOBS_EXTRA
+
+
+def canonical(distribution: str) -> str:
+    """A distribution's name as the packaging standards compare them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def test_train_promotes_the_first_model_only(cli: CliRunner, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from {{ cookiecutter.package_name }}.cli import JOBS_EXTRA
+from {{ cookiecutter.package_name }}.cli.console import JOBS_EXTRA
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.evaluation import at_least_as_good
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry
