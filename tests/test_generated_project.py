@@ -175,7 +175,7 @@ def test_make_demo_runs_the_whole_loop(default_project: Path, tmp_path: Path) ->
     assert re.search(r"no drift: 0 of \d+ features drifted", demo.stdout)
     assert re.search(r"^drift: \d+ of \d+ features drifted", demo.stdout, re.MULTILINE)
     assert "monitor exit status: 3" in demo.stdout
-    assert "the data has not changed since v1" in demo.stdout
+    assert "kept v1: the data and the training settings have not changed since v1" in demo.stdout
     # Labels of a changed world: the drop, a challenger that learned it, served at once.
     assert "monitor exit status: 5" in demo.stdout
     live = re.compile(r"^performance (degraded|ok): f1_macro ([\d.]+) on \d+ labelled", re.M)

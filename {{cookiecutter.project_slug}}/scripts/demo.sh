@@ -40,7 +40,7 @@ monitor_expecting 0 --hours 1 --max-rows 1000
 echo "== 4. 40% of the features shifted (numbers by 3 sd, one category in 90% of records): expect drift (exit 3)"
 cli simulate-traffic --url "${SERVER_URL}" --records 1000 --batch-size 50 --shift-share 0.4
 monitor_expecting 3 --hours 1 --max-rows 1000 --retrain
-echo "(no labels yet and the data has not changed since v1 was trained: nothing new to learn)"
+echo "(no labels yet: v1 was trained on this data with these settings, nothing new to learn)"
 
 echo "== 5. labels come back, but the world changed (concept shift): expect exit 5, then a"
 echo "   challenger that learned from the labels, promoted, and served with no restart"

@@ -390,7 +390,7 @@ def test_promote_and_rollback(cli: CliRunner, registry: ModelRegistry) -> None:
     assert "model v7 not found" in failed.stderr
 
 
-def test_retrain_skips_unchanged_data_and_gates_new_data(
+def test_retrain_skips_what_was_trained_unless_forced_and_gates_new_data(
     cli: CliRunner,
     registry: ModelRegistry,
     settings: Settings,
@@ -399,18 +399,22 @@ def test_retrain_skips_unchanged_data_and_gates_new_data(
 ) -> None:
     same = cli.invoke(app, ["retrain", "--reason", "test"])
     assert same.exit_code == 0, same.output
-    assert "kept v1: the data has not changed since v1" in same.stdout
+    assert "kept v1: the data and the training settings have not changed since v1" in same.stdout
     assert registry.versions() == ["v1"]
+    forced = cli.invoke(app, ["retrain", "--force", "--reason", "new code"])
+    assert forced.exit_code == 0, forced.output
+    assert registry.versions() == ["v1", "v2"]
 
     for name, value in refreshed_data(settings, tmp_path / "new.csv").items():
         monkeypatch.setenv(name, value)
+    champion = registry.champion()
     new = cli.invoke(app, ["retrain", "--reason", "new labels"])
     assert new.exit_code == 0, new.output
-    assert registry.versions() == ["v1", "v2"]
+    assert registry.versions() == ["v1", "v2", "v3"]
     decision = audit.read(registry.audit_log)[-1]
-    assert decision["challenger"] == "v2" and decision["trigger"] == "new labels"
-    assert ("promoted" if decision["promoted"] else "kept v1") in new.stdout
-    assert registry.champion() == ("v2" if decision["promoted"] else "v1")
+    assert decision["challenger"] == "v3" and decision["trigger"] == "new labels"
+    assert ("promoted" if decision["promoted"] else f"kept {champion}") in new.stdout
+    assert registry.champion() == ("v3" if decision["promoted"] else champion)
 
 
 def test_monitor_exit_codes_follow_the_verdict(

@@ -9,8 +9,9 @@ from {{ cookiecutter.package_name }}.evaluation import HIGHER_IS_BETTER, PRIMARY
 from {{ cookiecutter.package_name }}.io.registry import ModelRegistry, open_registry
 from {{ cookiecutter.package_name }}.monitoring.retraining import (
     challenge,
-    skip_unchanged_data,
+    skip_already_trained,
 )
+from {{ cookiecutter.package_name }}.train import training_settings_sha256
 
 from .helpers import train_version
 
@@ -50,20 +51,35 @@ def test_a_worse_challenger_is_rejected(registry: ModelRegistry, settings: Setti
     assert audit.read(registry.audit_log)[-1]["promoted"] is False
 
 
-def test_retraining_on_the_champions_own_data_is_skipped(
+def test_retraining_on_the_champions_own_data_and_settings_is_skipped(
     registry: ModelRegistry, settings: Settings
 ) -> None:
-    dataset = load_dataset(settings)
-    decision = skip_unchanged_data(registry, dataset.sha256, trigger="drift report x")
+    fingerprints = load_dataset(settings).sha256, training_settings_sha256(settings)
+    decision = skip_already_trained(registry, *fingerprints, trigger="drift report x")
     assert decision is not None
     assert not decision.promoted
     assert decision.challenger is None
-    assert "the data has not changed since v1" in decision.reason
+    assert "have not changed since v1 (the champion)" in decision.reason
     assert registry.versions() == ["v1"]
     assert audit.read(registry.audit_log)[-1]["challenger"] is None
 
 
-def test_new_data_is_retrained(registry: ModelRegistry, settings: Settings) -> None:
+def test_a_challenger_kept_out_is_not_trained_again(
+    registry: ModelRegistry, settings: Settings
+) -> None:
+    """Persistent drift retrains every hour: a challenger that lost is not registered again."""
+    train_version(registry, settings)  # v2: the same data and settings, not promoted
+    fingerprints = load_dataset(settings).sha256, training_settings_sha256(settings)
+    decision = skip_already_trained(registry, *fingerprints, trigger="drift report x")
+    assert decision is not None
+    assert "since v2 (not promoted; v1 is the champion)" in decision.reason
+    assert decision.champion == "v1"
+    assert registry.versions() == ["v1", "v2"]
+
+
+def test_new_data_or_new_settings_are_retrained(
+    registry: ModelRegistry, settings: Settings
+) -> None:
     dataset = load_dataset(settings)
     more = dataset.features.iloc[:10]
     refreshed = Dataset(
@@ -72,4 +88,8 @@ def test_new_data_is_retrained(registry: ModelRegistry, settings: Settings) -> N
         source=dataset.source,
     )
     assert refreshed.sha256 != dataset.sha256
-    assert skip_unchanged_data(registry, refreshed.sha256, trigger="test") is None
+    same_settings = training_settings_sha256(settings)
+    assert skip_already_trained(registry, refreshed.sha256, same_settings, trigger="t") is None
+    reseeded = training_settings_sha256(settings.model_copy(update={"random_seed": 7}))
+    assert reseeded != same_settings
+    assert skip_already_trained(registry, dataset.sha256, reseeded, trigger="t") is None

@@ -29,6 +29,8 @@ class ModelMetadata(BaseModel):
     task: str
     dataset: str
     data_sha256: str
+    settings_sha256: str = ""
+    """SHA-256 of the settings that shape a model besides its data (``train.TRAINING_SETTINGS``)."""
     target: str
 {%- if cookiecutter.__task == "classification" %}
     classes: list[str]

@@ -4,6 +4,8 @@ The schema (which columns are features, their kinds, categories and nullability)
 from the whole table; the pipeline learns only from the training split.
 """
 
+import hashlib
+import json
 import logging
 import platform
 from dataclasses import dataclass, replace
@@ -31,6 +33,17 @@ from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureSch
 from {{ cookiecutter.package_name }}.schema_inference import infer_schema
 
 TASK = "{{ cookiecutter.__task }}"
+TRAINING_SETTINGS = frozenset(
+    {
+        "model_params",
+        "feature_kinds",
+        "max_categories",
+        "test_size",
+        "random_seed",
+        "retrain_traffic_share",
+    }
+)
+"""Settings that shape a model besides its data: same data, code and settings, same model."""
 logger = logging.getLogger(__name__)
 
 
@@ -111,6 +124,7 @@ def fit_model(
         task=TASK,
         dataset=dataset.source,
         data_sha256=dataset.sha256,
+        settings_sha256=training_settings_sha256(settings),
         target=str(dataset.target.name),
 {%- if cookiecutter.__task == "classification" %}
         classes=[str(label) for label in pipeline.classes_],
@@ -128,6 +142,12 @@ def fit_model(
         },
     )
     return TrainedModel(pipeline, metadata, reference, held_out)
+
+
+def training_settings_sha256(settings: Settings) -> str:
+    """A fingerprint of the ``TRAINING_SETTINGS`` values (in any order of their keys)."""
+    chosen = settings.model_dump(mode="json", include=set(TRAINING_SETTINGS))
+    return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
 
 
 def with_onnx_export(trained: TrainedModel) -> TrainedModel:

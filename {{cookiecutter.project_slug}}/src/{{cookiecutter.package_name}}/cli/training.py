@@ -186,13 +186,21 @@ def _rounded(value: object) -> object:
 @app.command()
 def retrain(
     reason: Annotated[str, typer.Option(help="Recorded in the audit log.")] = "manual retraining",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Train even if a version was trained on this data with these settings "
+            "(after changing the code, say).",
+        ),
+    ] = False,
 ) -> None:
     """Train a challenger and promote it only if it is at least as good as the champion."""
     from {{ cookiecutter.package_name }}.io.registry import open_registry
 
     with reported_errors():
         settings = load_settings()
-        retrain_behind_gate(settings, open_registry(settings), reason)
+        retrain_behind_gate(settings, open_registry(settings), reason, force=force)
 
 
 def _table(settings: Settings) -> TrainingData:
@@ -204,22 +212,30 @@ def _table(settings: Settings) -> TrainingData:
         return from_table(table, settings)
 
 
-def retrain_behind_gate(settings: Settings, registry: ModelRegistry, trigger: str) -> GateDecision:
-    """Fit a challenger on the table and the labelled traffic; promote it if the gate passes it."""
+def retrain_behind_gate(
+    settings: Settings, registry: ModelRegistry, trigger: str, *, force: bool = False
+) -> GateDecision:
+    """Fit a challenger on the table and the labelled traffic; promote it if the gate passes it.
+
+    Unless ``force``, skipped when a version was already trained on this data with these
+    settings (see ``monitoring.retraining.skip_already_trained``).
+    """
     from {{ cookiecutter.package_name }}.monitoring.retraining import (
         challenge,
-        skip_unchanged_data,
+        skip_already_trained,
     )
     from {{ cookiecutter.package_name }}.monitoring.retraining_data import (
         labelled_traffic,
         with_labelled_traffic,
     )
+    from {{ cookiecutter.package_name }}.train import training_settings_sha256
 
     table = _table(settings)
     traffic = labelled_traffic(settings)
     data = with_labelled_traffic(table, traffic, settings)
     stderr.print(f"- {data.describe(len(traffic), settings)}", markup=False)
-    decision = skip_unchanged_data(registry, data.dataset.sha256, trigger)
+    fingerprints = data.dataset.sha256, training_settings_sha256(settings)
+    decision = None if force else skip_already_trained(registry, *fingerprints, trigger)
     if decision is None:
         metadata = train_challenger(settings, registry, data, "retrain")
         decision = challenge(

@@ -2,9 +2,9 @@
 
 A challenger learns from the configured table (``APP_DATASET`` / ``APP_DATA_PATH``) plus the
 labelled traffic (see ``retraining_data``), and both models are scored on the same held-out
-split of that data, weighted the same way. If the data has not changed since the champion
-was trained on it, a challenger would be the same model: retraining is skipped, and the
-reason recorded.
+split of that data, weighted the same way. If a version was already trained on the same data
+with the same training settings, a challenger would be that version again: retraining is
+skipped, and the reason recorded.
 Every decision, promoted or not, is appended to the audit log, and tagged on the challenger's
 MLflow run (``gate.promoted``, ``gate.reason``, the scores and the champion it faced).
 """
@@ -12,7 +12,7 @@ MLflow run (``gate.promoted``, ``gate.reason``, the scores and the champion it f
 from dataclasses import asdict, dataclass
 
 from {{ cookiecutter.package_name }} import audit
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.errors import DataError, RegistryError
 from {{ cookiecutter.package_name }}.evaluation import (
     PRIMARY_METRIC,
     at_least_as_good,
@@ -39,20 +39,35 @@ class GateDecision:
     """Labelled predictions in the challenger's data (see retraining_data)."""
 
 
-def skip_unchanged_data(
-    registry: ModelRegistry, data_sha256: str, trigger: str
+def skip_already_trained(
+    registry: ModelRegistry, data_sha256: str, settings_sha256: str, trigger: str
 ) -> GateDecision | None:
-    """Decide not to retrain when the champion was trained on exactly this data; else None."""
+    """Decide not to retrain when a version was trained on this data with these settings.
+
+    The challenger would be that version again. Under persistent drift, hourly retraining
+    would register it every hour, and after a rollback it could win the gate and undo the
+    rollback. None: nothing was trained on this data and these settings, or there is no
+    champion to compare with yet.
+    """
     champion = registry.champion()
     if champion is None:
         return None
-    metadata = registry.metadata(champion)
-    if metadata.data_sha256 != data_sha256:
+    same = next(
+        (
+            version
+            for version in reversed(registry.versions())
+            if _fingerprints(registry, version) == (data_sha256, settings_sha256)
+        ),
+        None,
+    )
+    if same is None:
         return None
+    role = "the champion" if same == champion else f"not promoted; {champion} is the champion"
     reason = (
-        f"the data has not changed since {champion} was trained on it, so a challenger would "
-        "be the same model: send labels (POST /feedback) or refresh the data source, or roll "
-        "back (see docs/runbook.md)"
+        f"the data and the training settings have not changed since {same} ({role}) was "
+        "trained on them, so a challenger would be the same model: send labels "
+        "(POST /feedback), refresh the data source or change the settings; after a code "
+        "change, `retrain --force` (see docs/runbook.md)"
     )
     return _record(
         registry,
@@ -62,11 +77,20 @@ def skip_unchanged_data(
             challenger=None,
             challenger_score=None,
             champion=champion,
-            champion_score=metadata.metrics[PRIMARY_METRIC],
+            champion_score=registry.metadata(champion).metrics[PRIMARY_METRIC],
             promoted=False,
             reason=reason,
         ),
     )
+
+
+def _fingerprints(registry: ModelRegistry, version: str) -> tuple[str, str] | None:
+    """The data and settings fingerprints a version was trained with (None: unreadable)."""
+    try:
+        metadata = registry.metadata(version)
+    except RegistryError:  # a broken old version must not stop retraining
+        return None
+    return metadata.data_sha256, metadata.settings_sha256
 
 
 def challenge(
