@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.state import reload_model
 from {{ cookiecutter.package_name }}.serving.validation import MAX_ERRORS
 
-from .helpers import Record, assert_predictions_alike
+from .helpers import ADMIN_TOKEN, Record, assert_predictions_alike
 
 
 def test_health(served_client: TestClient) -> None:
@@ -40,6 +40,10 @@ def test_not_ready_without_a_model(settings: Settings) -> None:
         predict = client.post("/predict", json={"features": {"a": 1.0}})
         assert predict.status_code == 503
         assert client.get("/model").status_code == 503
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        reload = client.post("/admin/reload", headers=headers)
+        assert reload.status_code == 409
+        assert "run `train` first" in reload.json()["detail"]
 
 
 def test_model_metadata(served_client: TestClient, record: Record) -> None:
@@ -131,8 +135,8 @@ def test_non_numbers_are_422_naming_the_field(
     assert error_locations(response) == [["body", "features", name]]
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
-def test_non_finite_numbers_are_422(
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-3.5e38"])
+def test_non_finite_and_float32_overflowing_numbers_are_422(
     served_client: TestClient, record: Record, numeric_feature: str, literal: str
 ) -> None:
     name = numeric_feature

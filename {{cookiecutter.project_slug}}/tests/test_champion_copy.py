@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from {{ cookiecutter.package_name }}.io.champion_copy import (
 )
 from {{ cookiecutter.package_name }}.io.registry import (
     CHAMPION,
+    STORE_FILE,
     ModelRegistry,
     open_registry,
 )
@@ -145,3 +147,27 @@ def test_a_copy_that_names_no_model_is_still_served(
     other = settings.model_copy(update={"model_name": "another-model"})
     assert ModelHolder(other).refresh()
     assert open_registry(other).name == "another-model"
+
+
+def test_a_new_store_s_v1_replaces_the_old_v1_in_serving(
+    registry: ModelRegistry, settings: Settings, mlflow_store: Path, tmp_path: Path
+) -> None:
+    """A new MLflow store numbers from v1 again: serving and the copy compare runs too."""
+    holder = ModelHolder(settings)
+    assert holder.refresh()
+    old_run = holder.current.run_url
+    old_copy = shutil.copytree(copy_folder(settings.model_dir), tmp_path / "old-copy")
+    shutil.copy(mlflow_store, settings.model_dir / STORE_FILE)  # an empty store, same folder
+    fresh = open_registry(settings)
+    fresh.promote(train_version(fresh, settings)[0].version, reason="test")
+    assert fresh.champion() == "v1"
+    assert holder.refresh()
+    assert holder.current.run_url != old_run
+    assert holder.current.run_url == fresh.run_url(fresh.metadata("v1").run_id)
+
+    shutil.rmtree(copy_folder(settings.model_dir))  # the old v1's copy, as a stale volume
+    shutil.copytree(old_copy, copy_folder(settings.model_dir))
+    assert fresh.sync_copy() == "v1"
+    current = read_current(settings.model_dir)
+    assert current is not None
+    assert current.run_url == holder.current.run_url

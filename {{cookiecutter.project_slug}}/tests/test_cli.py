@@ -464,6 +464,26 @@ def test_monitor_errors_exit_1_without_reports(
         assert not settings.reports_dir.exists()
 
 
+def test_a_model_folder_monitor_cannot_read_is_one_error_line(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for every command: a file the settings name gives one line naming it, no traceback."""
+    model_dir = unwritable_folder(tmp_path)
+    monkeypatch.setenv("APP_MODEL_DIR", str(model_dir))
+    result = cli.invoke(app, ["monitor"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(model_dir.parent) in errors[0], result.stderr
+
+
+@pytest.mark.parametrize("option", ["--hours=0", "--max-rows=0", "--every=-1"])
+def test_monitor_refuses_a_window_or_interval_of_nothing(cli: CliRunner, option: str) -> None:
+    result = cli.invoke(app, ["monitor", option])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option.partition('=')[0]}'" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [

@@ -66,6 +66,15 @@ def test_unknown_categories_are_scored_and_counted(mixed_client: TestClient) -> 
     assert 'feature_unknown_categories_total{feature="plan"} 1.0' in text
 
 
+def test_an_empty_category_is_422_naming_the_field(mixed_client: TestClient) -> None:
+    """The ONNX preprocessing would read it as a gap and scikit-learn as unknown: a gap is null."""
+    response = mixed_client.post("/predict", json={"features": {**RAW, "plan": ""}})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "features", "plan"]
+    assert "at least 1 character" in error["msg"]
+
+
 def test_a_model_of_one_feature_reads_one_column() -> None:
     schema = infer_schema(pd.DataFrame({"plan": ["basic", "premium", None]}), {}, 50, "test")
     parsed = RequestContract(schema, max_batch_size=10).parse_batch(

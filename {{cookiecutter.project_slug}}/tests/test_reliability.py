@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.monitoring.traffic import sample_records
 from {{ cookiecutter.package_name }}.schema import FeatureSchema
+from {{ cookiecutter.package_name }}.serving.contract import FLOAT32_MAX
 
 from .helpers import (
     ADMIN_TOKEN,
@@ -144,9 +145,22 @@ def test_the_fuzzer_reached_the_model_and_no_server_error() -> None:
 def test_values_the_model_cannot_score_are_422_not_500(
     client: TestClient, record: Record, schema: FeatureSchema
 ) -> None:
-    """Found by the test above: finite values near the float limit overflowed the scaler."""
+    """Found by the test above: finite values near the float limit overflowed the scaler.
+
+    Beyond float32's range, the contract names the field; within it, a scaler that still
+    overflows gives a 422 for the whole request.
+    """
     numeric = [feature.name for feature in schema.features if feature.kind == "numeric"]
-    huge = {**record, **dict.fromkeys(numeric, 1.7e308)}
+    too_large = {**record, numeric[0]: 1.7e308}
+    for path, body in [
+        ("/predict", {"features": too_large}),
+        ("/predict/batch", {"records": [record, too_large]}),
+    ]:
+        response = client.post(path, json=body)
+        assert response.status_code == httpx.codes.UNPROCESSABLE_ENTITY, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"][-1] == numeric[0] and "less than or equal to" in error["msg"]
+    huge = {**record, **dict.fromkeys(numeric, FLOAT32_MAX)}
     for path, body in [("/predict", {"features": huge}), ("/predict/batch", {"records": [huge]})]:
         response = client.post(path, json=body)
         if response.status_code != httpx.codes.OK:  # whether it overflows depends on the data

@@ -22,24 +22,33 @@ JOBS_EXTRA = frozenset({"pandas", "mlflow", "evidently", "matplotlib", "skl2onnx
 """The modules of the ``jobs`` extra (pyproject.toml): a command that needs one says so."""
 
 
+def expected_error(exc: Exception, what: str = "this command") -> str | None:
+    """The line an expected error prints after ``error:``; None for any other (a bug)."""
+    if isinstance(exc, AppError):
+        return str(exc)
+    if isinstance(exc, ModuleNotFoundError):  # the API image leaves the jobs extra out
+        extra = (exc.name or "").partition(".")[0] in JOBS_EXTRA
+        return needs_jobs_extra(what, exc) if extra else None
+    if isinstance(exc, OSError) and exc.filename is not None:  # a file the settings name
+        return f"{exc.filename}: {exc.strerror}"
+    return None
+
+
+def print_error(message: str) -> None:
+    """One red ``error:`` line on standard error."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+
+
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn an expected error into one line on standard error and exit status 1."""
     try:
         yield
-    except AppError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from None
-    except OSError as exc:  # a file the settings name: missing, not writable, read-only
-        if exc.filename is None:
+    except Exception as exc:
+        message = expected_error(exc)
+        if message is None:
             raise
-        typer.secho(f"error: {exc.filename}: {exc.strerror}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from None
-    except ModuleNotFoundError as exc:  # the API image leaves the jobs extra out
-        if (exc.name or "").partition(".")[0] not in JOBS_EXTRA:
-            raise
-        message = needs_jobs_extra("this command", exc)
-        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+        print_error(message)
         raise typer.Exit(1) from None
 
 

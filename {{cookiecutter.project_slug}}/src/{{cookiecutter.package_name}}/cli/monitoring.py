@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from {{ cookiecutter.package_name }}.cli.console import (
+    expected_error,
+    print_error,
     reported_errors,
     stderr,
     stdout,
@@ -27,10 +29,7 @@ from {{ cookiecutter.package_name }}.config import (
     Settings,
     load_settings,
 )
-from {{ cookiecutter.package_name }}.errors import (
-    AppError,
-    needs_jobs_extra,
-)
+from {{ cookiecutter.package_name }}.errors import needs_jobs_extra
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -45,6 +44,13 @@ app = typer.Typer()
 HEARTBEAT = "monitor.heartbeat"
 
 
+def _above_zero(value: float | None) -> float | None:
+    """Check a length of time given as an option (None: its default)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter("must be above 0")
+    return value
+
+
 @app.command()
 def monitor(
     input_path: Annotated[
@@ -52,11 +58,12 @@ def monitor(
         typer.Option("--input", help="Check a CSV file instead of the prediction log."),
     ] = None,
     hours: Annotated[
-        float | None, typer.Option(help="Window length. Default: APP_DRIFT_WINDOW_HOURS.")
+        float | None,
+        typer.Option(callback=_above_zero, help="Window length. Default: APP_DRIFT_WINDOW_HOURS."),
     ] = None,
     max_rows: Annotated[
         int | None,
-        typer.Option(help="Rows to sample from the window. Default: APP_DRIFT_MAX_ROWS."),
+        typer.Option(min=1, help="Rows to sample from the window. Default: APP_DRIFT_MAX_ROWS."),
     ] = None,
     retrain_on_drift: Annotated[
         bool,
@@ -67,9 +74,10 @@ def monitor(
     every: Annotated[
         float | None,
         typer.Option(
+            callback=_above_zero,
             help=f"Repeat every N seconds until SIGTERM, touching REPORTS_DIR/{HEARTBEAT} "
             "after each check (the container's health check reads its age). With "
-            "APP_MONITOR_METRICS_PORT, serve the checks' Prometheus metrics there."
+            "APP_MONITOR_METRICS_PORT, serve the checks' Prometheus metrics there.",
         ),
     ] = None,
     exit_zero: Annotated[
@@ -111,14 +119,13 @@ def monitor(
                 input_path, hours, max_rows, retrain_on_drift=retrain_on_drift, metrics=metrics
             )
         except Exception as exc:  # even a bug in one check must not stop the schedule
-            typer.secho(f"error: the check crashed: {exc!r}", err=True, fg=typer.colors.RED)
+            print_error(f"the check crashed: {exc!r}")
             metrics.count_failure()
         try:
             heartbeat.parent.mkdir(parents=True, exist_ok=True)
             heartbeat.touch()
         except OSError as exc:  # no heartbeat: the container turns unhealthy, as it should
-            message = f"error: heartbeat {heartbeat}: {exc.strerror}"
-            typer.secho(message, err=True, fg=typer.colors.RED)
+            print_error(f"heartbeat {heartbeat}: {exc.strerror}")
         _between_checks.set()
         time.sleep(every)
         _between_checks.clear()
@@ -157,8 +164,7 @@ def _monitor_once(
     try:
         from {{ cookiecutter.package_name }}.monitoring import drift, window
     except ImportError as exc:  # the API image leaves the jobs extra out
-        message = needs_jobs_extra("the monitor", exc)
-        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+        print_error(needs_jobs_extra("the monitor", exc))
         if metrics is not None:
             metrics.count_failure()
         return 1
@@ -187,8 +193,11 @@ def _monitor_once(
         summary = _diagnosed(summary, settings)
         if html is not None or performance_html is not None:  # no verdict at all, no report
             summary = _write_reports(summary, html, performance_html, settings)
-    except AppError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    except Exception as exc:
+        message = expected_error(exc, "the monitor")
+        if message is None:
+            raise
+        print_error(message)
         if metrics is not None:
             metrics.count_failure()
         return drift.ExitCode.ERROR
@@ -213,8 +222,11 @@ def _retrain_after(summary: DriftSummary, settings: Settings, registry: ModelReg
         report = summary.report_html or summary.performance_html
         trigger = f"{triggers[summary.exit_code]}: report {report}"
         retrain_behind_gate(settings, registry, trigger=trigger)
-    except AppError as exc:  # the verdict stands: its exit code tells cron what was found
-        typer.secho(f"error: retraining failed: {exc}", err=True, fg=typer.colors.RED)
+    except Exception as exc:  # the verdict stands: its exit code tells cron what was found
+        message = expected_error(exc)
+        if message is None:
+            raise
+        print_error(f"retraining failed: {message}")
 
 
 def _with_performance(

@@ -362,11 +362,14 @@ class ModelRegistry:
         lost it, or follows an alias moved by hand in the MLflow UI. Returns the champion.
         """
         with self._locked():
-            champion = self.champion()
-            if champion is None:
+            found = self._alias(CHAMPION)
+            if found is None:
                 return None
-            current = self._current_copy()
-            if current is None or current.version != champion:
+            champion = f"v{found.version}"
+            copied = self._current_copy()
+            copied_run = None if copied is None else copied.run_url.rpartition("/runs/")[2]
+            # By run too: a new MLflow store numbers from v1 again.
+            if copied is None or (copied.version, copied_run) != (champion, found.run_id):
                 model, files = self._load_with_files(champion)
                 write_copy(self._folder, model, files, self._copy_of(model))
         return champion

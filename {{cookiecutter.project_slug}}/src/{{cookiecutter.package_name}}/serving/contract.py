@@ -31,8 +31,10 @@ from pydantic import (
 from {{ cookiecutter.package_name }}.schema import FeatureSchema, FeatureSpec, FeatureValue
 
 MAX_CATEGORY_LENGTH = 200
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-"""A finite number: strings, booleans, NaN and ±Infinity are refused with 422."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""About 3.4e38: the ONNX preprocessing computes in float32, so larger numbers are infinite."""
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+"""A finite number within float32's range: anything else is refused with a 422 naming it."""
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -148,12 +150,19 @@ def _field(spec: FeatureSpec) -> tuple[Any, Any]:
     else:
         annotation = Annotated[
             str,
-            StringConstraints(strict=True, max_length=MAX_CATEGORY_LENGTH),
+            # Not empty: the ONNX preprocessing reads the empty text as a gap (imputed), and
+            # scikit-learn as an unknown category; a gap is sent as null.
+            StringConstraints(strict=True, min_length=1, max_length=MAX_CATEGORY_LENGTH),
             WithJsonSchema(
                 {
                     "anyOf": [
                         {"type": "string", "enum": spec.categories, "title": "Seen in training"},
-                        {"type": "string", "maxLength": MAX_CATEGORY_LENGTH, "title": "Unknown"},
+                        {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_CATEGORY_LENGTH,
+                            "title": "Unknown",
+                        },
                     ]
                 }
             ),

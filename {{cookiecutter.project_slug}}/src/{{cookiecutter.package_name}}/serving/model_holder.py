@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     NOTHING_TO_SERVE,
+    CurrentChampion,
     copy_folder,
     load_copy,
     read_current,
@@ -30,12 +31,18 @@ class ServedModel:
 
     model: LoadedModel
     contract: RequestContract
-    run_url: str
+    champion_copy: CurrentChampion
+    """What the champion's copy said when this model was loaded (version, run, model name)."""
 
     @property
     def version(self) -> str:
         """The registry version, e.g. ``v3``."""
         return self.model.version
+
+    @property
+    def run_url(self) -> str:
+        """The MLflow run that trained this model."""
+        return self.champion_copy.run_url
 
 
 class ModelNotReadyError(Exception):
@@ -78,8 +85,9 @@ class ModelHolder:
                     where = copy_folder(model_dir)
                     self._not_ready_reason = NOTHING_TO_SERVE.format(where=where)
                     return False
-                if self._model is not None and self._model.version == current.version:
-                    return False
+                served = self._model
+                if served is not None and served.champion_copy == current:
+                    return False  # by run too: a new MLflow store numbers from v1 again
                 runtime = self._settings.preprocessing_runtime
                 loaded = load_copy(model_dir, current.version, runtime)
             except RegistryError as exc:
@@ -89,5 +97,5 @@ class ModelHolder:
             contract = RequestContract(
                 loaded.metadata.feature_schema, self._settings.max_batch_size
             )
-            self._model = ServedModel(model=loaded, contract=contract, run_url=current.run_url)
+            self._model = ServedModel(model=loaded, contract=contract, champion_copy=current)
             return True

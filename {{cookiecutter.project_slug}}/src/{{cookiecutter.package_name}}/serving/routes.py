@@ -49,7 +49,6 @@ router = APIRouter()
 Responses = dict[int | str, dict[str, Any]]
 NOT_READY: Responses = {503: {"model": ErrorResponse, "description": "No model loaded yet"}}
 BAD_BODY: Responses = {
-    400: {"model": ErrorResponse, "description": "The body is not JSON"},
     408: {"model": ErrorResponse, "description": "The body arrived too slowly"},
     413: {"model": ErrorResponse, "description": "The body is over APP_MAX_BODY_BYTES"},
     422: {
@@ -60,7 +59,7 @@ BAD_BODY: Responses = {
 ADMIN: Responses = {
     401: {"model": ErrorResponse, "description": "Missing or wrong admin token"},
     403: {"model": ErrorResponse, "description": "Admin endpoints are disabled"},
-    409: {"model": ErrorResponse, "description": "The champion cannot be loaded"},
+    409: {"model": ErrorResponse, "description": "No champion yet, or it cannot be loaded"},
 }
 
 
@@ -152,9 +151,10 @@ def reload(state: State) -> ReloadResponse:
     """Load a newly promoted champion now instead of at the next poll."""
     try:
         changed = reload_model(state)
-    except RegistryError as exc:
+        version = state.holder.current.version
+    except (RegistryError, ModelNotReadyError) as exc:  # a broken champion, or none yet
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    return ReloadResponse(model_version=state.holder.current.version, changed=changed)
+    return ReloadResponse(model_version=version, changed=changed)
 
 
 def _serving(request: Request) -> tuple[ServiceState, ServedModel]:
