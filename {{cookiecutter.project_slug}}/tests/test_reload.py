@@ -1,6 +1,7 @@
 """Promotion and rollback reach a running app without restarts and without failed requests;
 a broken champion never takes a loaded model away, and serving needs no MLflow at all."""
 
+import gc
 import logging
 import os
 import shutil
@@ -151,3 +152,23 @@ def test_the_api_serves_without_mlflow(served_settings: Settings, tmp_path: Path
         timeout=120,
     )
     assert served.stdout.split("\n")[:2] == ["v1", "[]"], served.stderr
+
+
+def test_swapped_out_models_do_not_pile_up(registry: ModelRegistry, settings: Settings) -> None:
+    """Each swap refreezes what is alive: the old models' cyclic objects are freed, not kept.
+
+    Without the collection before each freeze, the frozen objects grew by about 800 a swap.
+    """
+    manual_reload_only = settings.model_copy(update={"model_poll_seconds": 3600.0})
+    v2 = train_version(registry, settings)[0].version
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    frozen = []
+    with TestClient(create_app(manual_reload_only)) as client:
+        for swap in range(8):
+            if swap % 2 == 0:
+                registry.promote(v2, reason="test")
+            else:
+                registry.rollback(reason="test")
+            assert client.post("/admin/reload", headers=admin).json()["changed"]
+            frozen.append(gc.get_freeze_count())
+    assert frozen[-1] - frozen[1] < 2_000, frozen
