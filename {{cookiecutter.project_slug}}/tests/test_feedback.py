@@ -1,5 +1,6 @@
 """POST /feedback: labels come back for logged predictions, stored beside them, checked."""
 
+import uuid
 from typing import Any
 
 import pandas as pd
@@ -131,6 +132,32 @@ def test_an_unknown_prediction_is_404(
     assert response.status_code == 404
     assert "no logged prediction for request_id 'never-served'" in response.json()["detail"]
 
+
+def test_a_request_id_sent_with_two_requests_is_409(
+    served_client: TestClient, served_settings: Settings, record: Record
+) -> None:
+    """Two requests logged under one client X-Request-ID: a position could name either's."""
+    request_id = f"reused-{uuid.uuid4().hex}"
+    for _ in range(2):
+        answer = served_client.post(
+            "/predict", json={"features": record}, headers={"X-Request-ID": request_id}
+        )
+        assert answer.json()["request_id"] == request_id
+    engine = create_db_engine(served_settings.database_url)
+    count = select(func.count()).where(predictions.c.request_id == request_id)
+
+    def both_logged() -> bool:
+        with engine.connect() as connection:
+            return bool(connection.execute(count).scalar_one() == 2)
+
+    wait_until(both_logged, "both requests to reach the log")
+    label = answer.json()["prediction"]
+    body = {"request_id": request_id, "position": 0, "label": label}
+    response = served_client.post("/feedback", json=body, headers=AUTH)
+    assert response.status_code == 409
+    assert f"request_id {request_id!r} was sent with 2 requests" in response.json()["detail"]
+    with pytest.raises(NoResultFound):
+        stored(served_settings, request_id, 0)
 
 {%- if cookiecutter.__task == "classification" %}
 

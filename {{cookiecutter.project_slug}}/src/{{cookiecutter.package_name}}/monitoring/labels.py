@@ -36,6 +36,10 @@ class UnknownPredictionError(AppError):
     """A label names a prediction that is not in the log (yet)."""
 
 
+class AmbiguousPredictionError(AppError):
+    """A label names a request id that several requests were logged under."""
+
+
 @dataclass(frozen=True)
 class Label:
     """The true {{ "class" if cookiecutter.__task == "classification" else "value" }} of the record at ``position`` of request ``request_id``."""
@@ -48,7 +52,8 @@ class Label:
 def record_labels(engine: Engine, given: Sequence[Label]) -> list[int]:
     """Store the labels in one transaction; return each one's revision (1 when new).
 
-    Raises UnknownPredictionError, and stores none, when one names no logged prediction.
+    Raises UnknownPredictionError, and stores none, when one names no logged prediction, and
+    AmbiguousPredictionError when its request id was sent with several requests.
     Two replicas labelling the same prediction at once: the loser tries again, as an update.
     """
     ensure_table(engine)
@@ -84,15 +89,27 @@ def _record(engine: Engine, given: Sequence[Label]) -> list[int]:
 
 
 def _check_logged(connection: Connection, given: Sequence[Label]) -> None:
-    """Raise UnknownPredictionError unless every label's prediction is in the log."""
+    """Raise unless every label names one record of one logged request.
+
+    A request's rows share one ``created_at``: more than one means that clients sent the same
+    ``X-Request-ID`` with several requests, and a position could name a record of either.
+    """
     request_ids = sorted({label.request_id for label in given})
-    logged: dict[str, int] = dict(
-        connection.execute(
-            select(predictions.c.request_id, func.count())
-            .where(predictions.c.request_id.in_(request_ids))
-            .group_by(predictions.c.request_id)
-        ).all()
-    )
+    found = connection.execute(
+        select(
+            predictions.c.request_id, func.count(), func.count(predictions.c.created_at.distinct())
+        )
+        .where(predictions.c.request_id.in_(request_ids))
+        .group_by(predictions.c.request_id)
+    ).all()
+    logged = {request_id: rows for request_id, rows, _ in found}
+    for request_id, _, requests in found:
+        if requests > 1:
+            raise AmbiguousPredictionError(
+                f"request_id {request_id!r} was sent with {requests} requests, so a position "
+                "cannot name one record: send a unique X-Request-ID per request (or none: the "
+                "API makes one)"
+            )
     for label in given:
         if label.position >= logged.get(label.request_id, 0):
             raise UnknownPredictionError(

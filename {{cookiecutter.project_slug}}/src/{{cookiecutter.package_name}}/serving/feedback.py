@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from {{ cookiecutter.package_name }}.monitoring.labels import (
+    AmbiguousPredictionError,
     Label,
     UnknownPredictionError,
     record_labels,
@@ -46,6 +47,7 @@ FEEDBACK_ERRORS: Responses = {
     401: {"model": ErrorResponse, "description": "Missing or wrong feedback token"},
     403: {"model": ErrorResponse, "description": "Feedback is disabled (no APP_FEEDBACK_TOKEN)"},
     404: {"model": ErrorResponse, "description": "No logged prediction with that id and position"},
+    409: {"model": ErrorResponse, "description": "That request id was sent with several requests"},
 }
 
 
@@ -80,6 +82,8 @@ async def _store(
         revisions = await run_in_threadpool(record_labels, state.prediction_log.engine, labels)
     except UnknownPredictionError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AmbiguousPredictionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except SQLAlchemyError as exc:
         reason = str(exc).strip().splitlines()[0]
         detail = f"the labels were not stored: the prediction log's database failed: {reason}"
