@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self, cast
@@ -217,7 +218,10 @@ def log_labelled(
         cast(Record, {name: None if pd.isna(value) else value for name, value in row.items()})
         for row in scored.drop(columns=PREDICTION_COLUMN).to_dict("records")
     ]
-    logged = [log_row(request_id, version, r, o) for r, o in zip(records, outputs, strict=True)]
+    now = datetime.now(UTC)  # one time for the request's rows, as the API logs them
+    logged = [
+        log_row(request_id, version, r, o, now) for r, o in zip(records, outputs, strict=True)
+    ]
     ensure_table(engine)
     with engine.begin() as connection:
         insert_rows(connection, logged)

@@ -23,11 +23,11 @@ from {{ cookiecutter.package_name }}.cli.monitoring import HEARTBEAT
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.io.champion_copy import (
     CURRENT_FILE,
+    MODEL_FILE,
     copy_folder,
     load_copy,
 )
 from {{ cookiecutter.package_name }}.io.registry import (
-    MODEL_FILE,
     ModelRegistry,
     open_registry,
 )

@@ -7,13 +7,12 @@ import pytest
 from {{ cookiecutter.package_name }} import audit
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.io.champion_copy import METADATA_FILE, MODEL_FILE
 from {{ cookiecutter.package_name }}.io.registry import (
     CHALLENGER,
     CHAMPION,
     CHECKSUM_TAG,
     HISTORY_TAG,
-    METADATA_FILE,
-    MODEL_FILE,
     REFERENCE_FILE,
     ModelRegistry,
     open_registry,

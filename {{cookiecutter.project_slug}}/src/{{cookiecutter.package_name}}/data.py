@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.errors import DataError, first_line
 {%- if cookiecutter.__task == "classification" %}
 from {{ cookiecutter.package_name }}.feature_values import category_texts
 {%- endif %}
@@ -154,8 +154,7 @@ def read_table(path: Path) -> pd.DataFrame:
             f"{exc.start}): save it as UTF-8"
         ) from None
     except pd.errors.ParserError as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise DataError(f"{path}: not a valid CSV file ({reason})") from None
+        raise DataError(f"{path}: not a valid CSV file ({first_line(exc)})") from None
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(f"{path}: duplicate column name(s) {', '.join(map(repr, duplicates))}")

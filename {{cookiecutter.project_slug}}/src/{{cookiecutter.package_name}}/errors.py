@@ -21,6 +21,11 @@ class MonitoringError(AppError):
     """The drift job cannot run on the data it was given."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's message cut to its first line (a database's or a parser's runs on)."""
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
 def needs_jobs_extra(what: str, missing: ImportError) -> str:
     """The message for ``what`` (a command, the registry) run without the ``jobs`` extra.
 

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.atomic import write_atomic
 from {{ cookiecutter.package_name }}.config import PreprocessingRuntime
-from {{ cookiecutter.package_name }}.errors import RegistryError
+from {{ cookiecutter.package_name }}.errors import RegistryError, first_line
 from {{ cookiecutter.package_name }}.model import LoadedModel, ModelMetadata
 from {{ cookiecutter.package_name }}.preprocessing_onnx import ONNX_FILE, OnnxPreprocessing
 
@@ -185,8 +185,7 @@ def _verify(version: str, name: str, content: bytes, expected_sha256: str | None
 
 
 def _unloadable(version: str, name: str, exc: Exception) -> str:
-    cause = (str(exc) or type(exc).__name__).splitlines()[0]
-    return f"model {version}: {name} cannot be loaded ({cause})"
+    return f"model {version}: {name} cannot be loaded ({first_line(exc)})"
 
 
 def _sha256(path: Path) -> str | None:

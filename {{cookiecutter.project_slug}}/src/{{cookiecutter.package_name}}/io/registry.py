@@ -47,6 +47,8 @@ from {{ cookiecutter.package_name }}.errors import (
     needs_jobs_extra,
 )
 from {{ cookiecutter.package_name }}.io.champion_copy import (
+    METADATA_FILE,
+    MODEL_FILE,
     CurrentChampion,
     ModelFiles,
     load_verified,
@@ -67,8 +69,6 @@ if TYPE_CHECKING:
 
 MODEL_PATH = "model"
 """The artifact folder of a version in its run."""
-MODEL_FILE = "model.pkl"
-METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.csv"
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -41,7 +41,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.errors import ConfigError, MonitoringError
+from {{ cookiecutter.package_name }}.errors import (
+    ConfigError,
+    MonitoringError,
+    first_line,
+)
 from {{ cookiecutter.package_name }}.schema import PREDICTION_COLUMN, FeatureValue
 
 if TYPE_CHECKING:
@@ -131,7 +135,7 @@ def reading(database_url: str) -> Iterator[Engine]:
     try:
         yield engine
     except SQLAlchemyError as exc:
-        reason = str(exc).strip().splitlines()[0]
+        reason = first_line(exc)
         raise MonitoringError(f"cannot read the {log_source(database_url)}: {reason}") from None
     finally:
         engine.dispose()

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from {{ cookiecutter.package_name }}.errors import first_line
 from {{ cookiecutter.package_name }}.monitoring.labels import (
     AmbiguousPredictionError,
     Label,
@@ -44,6 +45,8 @@ router = APIRouter(tags=["feedback"], dependencies=[Depends(require_feedback_tok
 FEEDBACK_ERRORS: Responses = {
     **BAD_BODY,
     **NOT_READY,
+    # FastAPI parses these bodies: bytes in no encoding JSON allows are its 400, not a 422.
+    400: {"model": ErrorResponse, "description": "The body is not text in a JSON encoding"},
     401: {"model": ErrorResponse, "description": "Missing or wrong feedback token"},
     403: {"model": ErrorResponse, "description": "Feedback is disabled (no APP_FEEDBACK_TOKEN)"},
     404: {"model": ErrorResponse, "description": "No logged prediction with that id and position"},
@@ -85,7 +88,7 @@ async def _store(
     except AmbiguousPredictionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except SQLAlchemyError as exc:
-        reason = str(exc).strip().splitlines()[0]
+        reason = first_line(exc)
         detail = f"the labels were not stored: the prediction log's database failed: {reason}"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail) from None
     return [
