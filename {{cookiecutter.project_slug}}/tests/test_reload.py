@@ -164,7 +164,7 @@ def test_swapped_out_models_do_not_pile_up(registry: ModelRegistry, settings: Se
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     frozen = []
     with TestClient(create_app(manual_reload_only)) as client:
-        for swap in range(8):
+        for swap in range(6):
             if swap % 2 == 0:
                 registry.promote(v2, reason="test")
             else:

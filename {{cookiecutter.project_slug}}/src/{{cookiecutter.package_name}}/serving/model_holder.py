@@ -63,6 +63,11 @@ class ModelHolder:
         self._lock = threading.Lock()
 
     @property
+    def loaded(self) -> bool:
+        """Whether a model is in memory (serving, or kept while a newer one fails to load)."""
+        return self._model is not None
+
+    @property
     def current(self) -> ServedModel:
         """The model to use for one request."""
         model = self._model

@@ -49,10 +49,11 @@ def reload_model(state: ServiceState) -> bool:
 
     After a swap, every object alive (the libraries, the new model) is frozen out of the
     garbage collector's scans (``gc.freeze``): a full collection walks ~300,000 objects here,
-    about 0.25 s, and batch requests allocate enough to start one every few requests. Before
-    that, the previous freeze is undone and one full collection runs, once per swap: the old
-    model's objects that only a collection frees (its request classes, for one) are freed.
+    about 0.25 s, and batch requests allocate enough to start one every few requests. When a
+    model is swapped out, the previous freeze is undone and one full collection runs first:
+    the old model's objects that only a collection frees (its request classes, for one).
     """
+    swapping = state.holder.loaded
     try:
         changed = state.holder.refresh()
     except RegistryError as exc:
@@ -73,7 +74,8 @@ def reload_model(state: ServiceState) -> bool:
         state.metrics.model_reloads.labels(outcome="loaded").inc()
         state.metrics.set_model_version(version)
         logger.info("serving model %s", version)
-        gc.unfreeze()
-        gc.collect()
+        if swapping:
+            gc.unfreeze()
+            gc.collect()
         gc.freeze()
     return changed
