@@ -367,9 +367,9 @@ class ModelRegistry:
                 return None
             champion = f"v{found.version}"
             copied = self._current_copy()
-            copied_run = None if copied is None else copied.run_url.rpartition("/runs/")[2]
             # By run too: a new MLflow store numbers from v1 again.
-            if copied is None or (copied.version, copied_run) != (champion, found.run_id):
+            served = None if copied is None else (copied.version, copied.run_url.split("/")[-1])
+            if served != (champion, found.run_id):
                 model, files = self._load_with_files(champion)
                 write_copy(self._folder, model, files, self._copy_of(model))
         return champion
